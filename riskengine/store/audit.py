@@ -1,0 +1,127 @@
+"""The audit trail: every write appends a record chained to the previous one by SHA-256.
+
+Altering, removing or reordering any record breaks the chain at that record, which
+`verify_chain` finds and names.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from riskengine.store.tables import AuditHead, AuditRecord
+
+__all__ = ["Actor", "GENESIS", "append_audit", "content_hash", "verify_chain", "ChainProblem"]
+
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did it: the API key's name and role, or the operating-system user for the CLI."""
+
+    name: str
+    role: str
+
+
+def content_hash(document: Any) -> str | None:
+    """SHA-256 of a JSON document with sorted keys; None for no document."""
+    if document is None:
+        return None
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _record_hash(prev_hash: str, fields: dict[str, Any]) -> str:
+    text = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256((prev_hash + text).encode()).hexdigest()
+
+
+def _fields(record: AuditRecord) -> dict[str, Any]:
+    at = record.at if record.at.tzinfo else record.at.replace(tzinfo=dt.timezone.utc)
+    return {
+        "seq": record.seq,
+        "at": at.astimezone(dt.timezone.utc).isoformat(),
+        "actor": record.actor,
+        "role": record.role,
+        "action": record.action,
+        "entity": record.entity,
+        "entity_id": record.entity_id,
+        "before_hash": record.before_hash,
+        "after_hash": record.after_hash,
+        "detail": record.detail,
+    }
+
+
+def append_audit(
+    session: Session,
+    *,
+    actor: Actor,
+    action: str,
+    entity: str,
+    entity_id: str,
+    before: Any = None,
+    after: Any = None,
+    detail: dict[str, Any] | None = None,
+    at: dt.datetime | None = None,
+) -> AuditRecord:
+    """Append one record in the caller's transaction; the head row lock keeps the chain linear."""
+    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
+    if head is None:
+        head = AuditHead(id=1, seq=0, hash=GENESIS)
+        session.add(head)
+        session.flush()
+    record = AuditRecord(
+        seq=head.seq + 1,
+        at=at or dt.datetime.now(dt.timezone.utc),
+        actor=actor.name,
+        role=actor.role,
+        action=action,
+        entity=entity,
+        entity_id=entity_id,
+        before_hash=content_hash(before),
+        after_hash=content_hash(after),
+        detail=detail or {},
+        prev_hash=head.hash,
+        hash="",
+    )
+    record.hash = _record_hash(record.prev_hash, _fields(record))
+    session.add(record)
+    head.seq = record.seq
+    head.hash = record.hash
+    session.flush()
+    return record
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    """The first record at which the chain does not hold."""
+
+    seq: int
+    message: str
+
+
+def verify_chain(records: Iterable[AuditRecord], head: AuditHead | None = None) -> tuple[int, ChainProblem | None]:
+    """Walk records in sequence order; return how many were checked and the first problem, if any."""
+    prev = GENESIS
+    expected_seq = 1
+    count = 0
+    for record in records:
+        if record.seq != expected_seq:
+            return count, ChainProblem(record.seq, f"record {expected_seq} is missing (next found is {record.seq})")
+        if record.prev_hash != prev:
+            return count, ChainProblem(record.seq, f"record {record.seq} does not follow record {record.seq - 1}")
+        if _record_hash(record.prev_hash, _fields(record)) != record.hash:
+            return count, ChainProblem(record.seq, f"record {record.seq} was altered (its hash does not match)")
+        prev = record.hash
+        expected_seq += 1
+        count += 1
+    if head is not None and (head.seq != count or head.hash != prev):
+        return count, ChainProblem(count + 1, f"records after {count} were removed (head is at {head.seq})")
+    return count, None

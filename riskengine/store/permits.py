@@ -1,0 +1,310 @@
+"""The permit registry in the database: permits, their lines, and atomic quantity reservations.
+
+Reservations are conditional UPDATEs (used + reserved + wanted <= quantity), so no interleaving of
+workers can over-commit a permit line: the database, not process memory, is the arbiter.
+"""
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, selectinload
+
+from riskengine.schemas import Permit, PermitStatusChange
+from riskengine.store.audit import Actor, append_audit
+from riskengine.store.tables import PermitLineRow, PermitRow, Reservation
+
+__all__ = [
+    "PermitNotFound",
+    "RegisteredLine",
+    "RegisteredPermit",
+    "change_status",
+    "derive_valid_until",
+    "get_permit_document",
+    "load_registered",
+    "put_permit",
+    "reserve",
+    "settle_reservations",
+]
+
+
+class PermitNotFound(LookupError):
+    """No permit with that issuing country and number is registered."""
+
+    code = "PERMIT_NOT_FOUND"
+
+
+@dataclass(frozen=True)
+class RegisteredLine:
+    id: int
+    line: int
+    taxon: str
+    appendix: str | None
+    term: str | None
+    purpose: str | None
+    source: str | None
+    quantity: float
+    unit: str | None
+    country_of_origin: str | None
+    origin_permit: str | None
+    reserved: float
+    used: float
+
+    @property
+    def remaining(self) -> float:
+        return self.quantity - self.reserved - self.used
+
+
+@dataclass(frozen=True)
+class RegisteredPermit:
+    """A permit as the registry holds it at the moment of reading, with quantities taken so far."""
+
+    number: str
+    issuing_country: str
+    type: str
+    issued_on: dt.date
+    valid_until: dt.date
+    status: str
+    exporter_name: str | None
+    exporter_country: str | None
+    importer_name: str | None
+    importer_country: str | None
+    lines: tuple[RegisteredLine, ...]
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.issuing_country, self.number)
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    month = day.month - 1 + months
+    year = day.year + month // 12
+    month = month % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def derive_valid_until(permit_type: str, issued_on: dt.date, *, export_months: int = 6, import_months: int = 12) -> dt.date:
+    """Last valid day when a permit does not state it (Res. Conf. 12.3): 6 months export, 12 import."""
+    months = export_months if permit_type in ("export", "re-export", "other") else import_months
+    # Valid through the day before the same date `months` later: issued 1 June, last day 30 November.
+    return _add_months(issued_on, months) - dt.timedelta(days=1)
+
+
+def put_permit(
+    session: Session, permit: Permit, *, actor: Actor, export_months: int = 6, import_months: int = 12
+) -> bool:
+    """Create or replace a permit; quantities already reserved or used on kept lines carry over. True if new."""
+    now = dt.datetime.now(dt.timezone.utc)
+    row = session.execute(
+        select(PermitRow)
+        .where(PermitRow.issuing_country == permit.issuing_country, PermitRow.number == permit.number)
+        .options(selectinload(PermitRow.lines))
+        .with_for_update()
+    ).scalar_one_or_none()
+    document = permit.model_dump(mode="json", exclude={"lines": {"__all__": {"quantity_reserved", "quantity_used"}}})
+    valid_until = permit.valid_until or derive_valid_until(
+        permit.type, permit.issued_on, export_months=export_months, import_months=import_months
+    )
+    before = row.document if row is not None else None
+    created = row is None
+    if row is None:
+        row = PermitRow(issuing_country=permit.issuing_country, number=permit.number, created_at=now)
+        session.add(row)
+    taken = {line.line: (line.quantity_reserved, line.quantity_used) for line in row.lines}
+    row.type = permit.type
+    row.issued_on = permit.issued_on
+    row.valid_until = valid_until
+    row.valid_until_declared = permit.valid_until is not None
+    if created or permit.status != row.status:
+        row.status = permit.status
+        row.status_changed_at = now
+    row.document = document
+    row.updated_at = now
+    row.lines = [
+        PermitLineRow(
+            line=line.line,
+            taxon=line.taxon,
+            appendix=line.appendix,
+            term=line.term,
+            purpose=line.purpose,
+            source=line.source,
+            quantity=line.quantity,
+            unit=line.unit,
+            country_of_origin=line.country_of_origin,
+            origin_permit=line.origin_permit,
+            quantity_reserved=taken.get(line.line, (0.0, 0.0))[0],
+            quantity_used=taken.get(line.line, (0.0, 0.0))[1],
+        )
+        for line in permit.lines
+    ]
+    session.flush()
+    append_audit(
+        session,
+        actor=actor,
+        action="permit.create" if created else "permit.replace",
+        entity="permit",
+        entity_id=f"{permit.issuing_country}:{permit.number}",
+        before=before,
+        after=document,
+    )
+    return created
+
+
+def _find(session: Session, issuing_country: str, number: str, *, lock: bool = False) -> PermitRow:
+    query = (
+        select(PermitRow)
+        .where(PermitRow.issuing_country == issuing_country.upper(), PermitRow.number == number)
+        .options(selectinload(PermitRow.lines))
+    )
+    if lock:
+        query = query.with_for_update()
+    row = session.execute(query).scalar_one_or_none()
+    if row is None:
+        raise PermitNotFound(f"no permit {number} issued by {issuing_country.upper()}")
+    return row
+
+
+def get_permit_document(session: Session, issuing_country: str, number: str) -> Permit:
+    """The permit as registered, with each line's quantity reserved and used."""
+    row = _find(session, issuing_country, number)
+    document = dict(row.document)
+    document["status"] = row.status
+    document["valid_until"] = row.valid_until.isoformat()
+    by_line = {line.line: line for line in row.lines}
+    document["lines"] = [
+        line | {"quantity_reserved": by_line[line["line"]].quantity_reserved, "quantity_used": by_line[line["line"]].quantity_used}
+        for line in document["lines"]
+    ]
+    return Permit.model_validate(document)
+
+
+def change_status(
+    session: Session, issuing_country: str, number: str, change: PermitStatusChange, *, actor: Actor
+) -> Permit:
+    """Set a permit's status (cancelled, lost, stolen, or valid again); effective for the next assessment."""
+    row = _find(session, issuing_country, number, lock=True)
+    before = {"status": row.status, "reason": row.status_reason}
+    row.status = change.status
+    row.status_reason = change.reason
+    row.status_changed_at = dt.datetime.now(dt.timezone.utc)
+    row.document = dict(row.document) | {"status": change.status}
+    session.flush()
+    append_audit(
+        session,
+        actor=actor,
+        action="permit.status",
+        entity="permit",
+        entity_id=f"{row.issuing_country}:{row.number}",
+        before=before,
+        after={"status": change.status, "reason": change.reason},
+        detail={"status": change.status, "reason": change.reason},
+    )
+    return get_permit_document(session, issuing_country, number)
+
+
+def load_registered(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], RegisteredPermit]:
+    """The registered permits among `keys` (issuing country, number); absent keys are simply missing."""
+    keys = set(keys)
+    if not keys:
+        return {}
+    numbers = {number for _, number in keys}
+    rows = session.execute(
+        select(PermitRow).where(PermitRow.number.in_(numbers)).options(selectinload(PermitRow.lines))
+    ).scalars()
+    found = {}
+    for row in rows:
+        if (row.issuing_country, row.number) not in keys:
+            continue
+        exporter = row.document.get("exporter") or {}
+        importer = row.document.get("importer") or {}
+        found[(row.issuing_country, row.number)] = RegisteredPermit(
+            number=row.number,
+            issuing_country=row.issuing_country,
+            type=row.type,
+            issued_on=row.issued_on,
+            valid_until=row.valid_until,
+            status=row.status,
+            exporter_name=exporter.get("name"),
+            exporter_country=exporter.get("country"),
+            importer_name=importer.get("name"),
+            importer_country=importer.get("country"),
+            lines=tuple(
+                RegisteredLine(
+                    id=line.id,
+                    line=line.line,
+                    taxon=line.taxon,
+                    appendix=line.appendix,
+                    term=line.term,
+                    purpose=line.purpose,
+                    source=line.source,
+                    quantity=line.quantity,
+                    unit=line.unit,
+                    country_of_origin=line.country_of_origin,
+                    origin_permit=line.origin_permit,
+                    reserved=line.quantity_reserved,
+                    used=line.quantity_used,
+                )
+                for line in row.lines
+            ),
+        )
+    return found
+
+
+def reserve(session: Session, *, permit_line_id: int, quantity: float, tolerance: float = 0.0) -> bool:
+    """Atomically reserve `quantity` on a permit line; False (and nothing changed) if it would exceed it."""
+    line = PermitLineRow.__table__.c
+    result = session.execute(
+        update(PermitLineRow)
+        .where(
+            line.id == permit_line_id,
+            line.quantity_used + line.quantity_reserved + quantity <= line.quantity * (1 + tolerance),
+        )
+        .values(quantity_reserved=line.quantity_reserved + quantity)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def settle_reservations(
+    session: Session, assessment_id: str, *, use: bool, endorsed: dict[tuple[int, str], float] | None = None
+) -> list[Reservation]:
+    """Turn an assessment's reservations into used quantities (use=True) or free them (use=False).
+
+    `endorsed` maps (declaration line, permit number) to the quantity an officer endorsed, in the
+    permit line's unit; a line without an endorsement uses the reserved (declared) quantity.
+    """
+    line = PermitLineRow.__table__.c
+    reservations = session.execute(
+        select(Reservation).where(Reservation.assessment_id == assessment_id, Reservation.state == "reserved")
+    ).scalars().all()
+    numbers = {}
+    if endorsed:
+        rows = session.execute(
+            select(PermitLineRow.id, PermitRow.number)
+            .join(PermitRow, PermitRow.id == PermitLineRow.permit_id)
+            .where(PermitLineRow.id.in_([r.permit_line_id for r in reservations]))
+        ).all()
+        numbers = dict(rows)
+    for reservation in reservations:
+        used = 0.0
+        if use:
+            used = reservation.quantity
+            key = (reservation.declaration_line, numbers.get(reservation.permit_line_id, ""))
+            if endorsed and key in endorsed:
+                used = min(endorsed[key], reservation.quantity)
+        session.execute(
+            update(PermitLineRow)
+            .where(line.id == reservation.permit_line_id)
+            .values(
+                quantity_reserved=line.quantity_reserved - reservation.quantity,
+                quantity_used=line.quantity_used + used,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        reservation.state = "used" if use else "freed"
+        reservation.quantity = used if use else reservation.quantity
+    session.flush()
+    return list(reservations)
