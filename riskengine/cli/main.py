@@ -1,0 +1,212 @@
+"""The `riskengine` command line."""
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from riskengine.config import ConfigError, Settings, load_settings
+from riskengine.store.audit import Actor
+
+app = typer.Typer(help="riskengine: customs risk management for CITES controls.", no_args_is_help=True, pretty_exceptions_enable=False)
+apikey_app = typer.Typer(help="API keys for the HTTP API.", no_args_is_help=True)
+permits_app = typer.Typer(help="The permit registry.", no_args_is_help=True)
+reference_app = typer.Typer(help="CITES reference data.", no_args_is_help=True)
+rules_app = typer.Typer(help="Analyst rules: check, test, backtest.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
+report_app = typer.Typer(help="Reports.", no_args_is_help=True)
+app.add_typer(apikey_app, name="apikey")
+app.add_typer(permits_app, name="permits")
+app.add_typer(reference_app, name="reference")
+app.add_typer(rules_app, name="rules")
+app.add_typer(audit_app, name="audit")
+app.add_typer(report_app, name="report")
+
+console = Console()
+err = Console(stderr=True)
+
+ConfigOption = Annotated[Optional[Path], typer.Option("--config", "-c", help="config file (default ./config.yaml)")]
+
+
+def settings_from(config: Path | None) -> Settings:
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def cli_actor() -> Actor:
+    return Actor(f"cli:{getpass.getuser()}", "admin")
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+@app.command()
+def init(config: ConfigOption = None) -> None:
+    """Create or upgrade the database and check the reference data."""
+    from riskengine.setup import initialise
+
+    settings = settings_from(config)
+    summary = initialise(settings)
+    for key, value in summary.items():
+        console.print(f"{key}: {value}")
+
+
+@app.command()
+def serve(
+    config: ConfigOption = None,
+    host: Annotated[Optional[str], typer.Option(help="address to listen on")] = None,
+    port: Annotated[Optional[int], typer.Option(help="port")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="worker processes (PostgreSQL for more than one)")] = None,
+) -> None:
+    """Serve the HTTP API with uvicorn."""
+    import uvicorn
+
+    settings = settings_from(config)
+    workers = workers or settings.server.workers
+    if workers > 1 and settings.database.url.startswith("sqlite"):
+        raise fail("several workers need a shared server database (PostgreSQL); SQLite serves one worker")
+    if config is not None:
+        os.environ["RISKENGINE_CONFIG"] = str(config.resolve())
+    uvicorn.run(
+        "riskengine.api.server:app_from_environment",
+        factory=True,
+        host=host or settings.server.host,
+        port=port if port is not None else settings.server.port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+@app.command()
+def assess(file: Annotated[Path, typer.Argument(help="declaration JSON file")], config: ConfigOption = None) -> None:
+    """Assess one declaration in-process and print the decision JSON."""
+    from pydantic import ValidationError
+
+    from riskengine.engine import Engine
+    from riskengine.schemas import Declaration
+
+    settings = settings_from(config)
+    try:
+        declaration = Declaration.model_validate_json(file.read_bytes())
+    except FileNotFoundError as exc:
+        raise fail(f"{file}: no such file") from exc
+    except ValidationError as exc:
+        raise fail(f"{file}: invalid declaration\n{exc}", 2) from exc
+    engine = Engine.from_settings(settings)
+    try:
+        decision = engine.assess(declaration, actor=cli_actor())
+    finally:
+        engine.close()
+    print(decision.model_dump_json(indent=2))
+
+
+@app.command()
+def demo(
+    seed: Annotated[int, typer.Option(help="random seed; the same seed gives the same world")] = 7,
+    directory: Annotated[Path, typer.Option("--dir", help="where the demo keeps its database and model")] = Path("demo"),
+    days: Annotated[int, typer.Option(help="days of declaration history")] = 365,
+) -> None:
+    """Generate a synthetic world, train the model and assess sample declarations."""
+    from riskengine.demo import run_demo
+
+    run_demo(seed=seed, directory=directory, days=days, console=console)
+
+
+@apikey_app.command("create")
+def apikey_create(
+    name: str,
+    role: Annotated[str, typer.Option(help="single_window, officer, analyst, management_authority or admin")],
+    config: ConfigOption = None,
+) -> None:
+    """Create an API key; the key is printed on the last line and never shown again."""
+    from riskengine.security import KeyExists, create_key
+    from riskengine.store.db import Database
+
+    settings = settings_from(config)
+    database = Database(settings.database.url)
+    try:
+        with database.session() as session:
+            key = create_key(session, name, role, actor=cli_actor())
+    except (ValueError, KeyExists) as exc:
+        raise fail(str(exc)) from exc
+    finally:
+        database.dispose()
+    console.print(f"API key for {name} ({role}); store it now, it is not shown again:")
+    print(key)
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(name: str, config: ConfigOption = None) -> None:
+    """Revoke an API key at once."""
+    from riskengine.security import revoke_key
+    from riskengine.store.db import Database
+
+    database = Database(settings_from(config).database.url)
+    try:
+        with database.session() as session:
+            revoke_key(session, name, actor=cli_actor())
+    except LookupError as exc:
+        raise fail(str(exc)) from exc
+    finally:
+        database.dispose()
+    console.print(f"revoked {name}")
+
+
+@permits_app.command("import")
+def permits_import(file: Path, config: ConfigOption = None) -> None:
+    """Load permits from CSV, JSON lines or CITES e-permit XML (all or nothing)."""
+    from riskengine.engine import Engine
+    from riskengine.permits.service import import_permits
+
+    engine = Engine.from_settings(settings_from(config))
+    try:
+        summary = import_permits(engine, file, actor=cli_actor())
+    except (ValueError, FileNotFoundError) as exc:
+        raise fail(str(exc)) from exc
+    finally:
+        engine.close()
+    console.print(f"{summary['imported']} permits imported ({summary['created']} new, {summary['replaced']} replaced)")
+
+
+@reference_app.command("lookup")
+def reference_lookup(name: str, config: ConfigOption = None) -> None:
+    """Print what the reference data says of a taxon (JSON)."""
+    from riskengine.setup import load_reference
+
+    reference = load_reference(settings_from(config))
+    info = reference.lookup(name)
+    if info is None:
+        raise fail(f"{name!r} is not a CITES-listed taxon or a known synonym")
+    print(json.dumps(info.to_dict(), indent=2, ensure_ascii=False))
+
+
+@reference_app.command("import")
+def reference_import(source: Path, config: ConfigOption = None) -> None:
+    """Import UNEP-WCMC exports (listings, suspensions, quotas, code lists) from a folder."""
+    from riskengine.reference.wcmc import import_wcmc
+
+    settings = settings_from(config)
+    out = settings.resolve(settings.reference.imported_dir)
+    report = import_wcmc(source, out)
+    console.print(report)
+    console.print(f"written to {out}")
+
+
+def main() -> None:  # pragma: no cover - console entry for `python -m riskengine`
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

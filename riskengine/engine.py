@@ -1,0 +1,410 @@
+"""The engine: runs the stages of DESIGN.md for one declaration and records the decision.
+
+Stages are plain functions; this module only wires them, reads what they need from the store
+before the write transaction, and writes the decision, reservations and audit record in one
+transaction at the end. A decision is returned only once it is committed.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from riskengine.config import Settings
+from riskengine.decision.lanes import LaneDecision, ModelOutcome, StageNote, decide
+from riskengine.errors import AssessmentNotFound, ConflictError, OutcomeAlreadyRecorded
+from riskengine.facts import line_facts
+from riskengine.history import declaration_rows
+from riskengine.permits.checks import Finding, LineContext, check_declaration
+from riskengine.metrics import Metrics
+from riskengine.ruleset import ReloadResult, RulesHolder, rule_files
+from riskengine.schemas import Declaration, Decision, Outcome, declaration_hash
+from riskengine.store.audit import Actor, append_audit
+from riskengine.store.db import Database, StoreUnavailable
+from riskengine.store.history import aggregates, line_rows
+from riskengine.store.permits import RegisteredPermit, load_registered, reserve, settle_reservations
+from riskengine.store.tables import (
+    Assessment,
+    RulesetVersion,
+    DeclarationLineRow,
+    DeclarationRow,
+    EngineState,
+    OutcomeRow,
+    ReasonRow,
+    Reservation,
+)
+
+__all__ = ["Engine", "Prepared"]
+
+log = logging.getLogger("riskengine.engine")
+
+
+@dataclass
+class Prepared:
+    """Everything the stages computed for a declaration, before anything is written."""
+
+    declaration: Declaration
+    body: dict[str, Any]
+    body_hash: str
+    lines: list[LineContext]
+    findings: list[Finding]
+    claims: list[Any]
+    model: ModelOutcome | None
+    notes: list[StageNote]
+    history: dict[int, dict[str, Any]]
+    ruleset_version: str | None
+
+
+class Engine:
+    """One per process: holds the reference data, the rules evaluator and the model."""
+
+    def __init__(self, *, settings: Settings, database: Database, reference, rules: RulesHolder, model=None, model_error: str | None = None) -> None:
+        self.settings = settings
+        self.database = database
+        self.reference = reference
+        self.rules = rules
+        self.model = model
+        self.model_error = model_error
+        self._salt: str | None = settings.decision.random_salt or None
+        self._salt_lock = threading.Lock()
+        self.metrics = Metrics()
+        self.metrics.model_mode.set(1 if model is not None else 0)
+        self.remember_ruleset()
+
+    # -- construction -------------------------------------------------------------------------
+    @classmethod
+    def from_settings(cls, settings: Settings, *, database: Database | None = None) -> Engine:
+        from riskengine.reference import Reference
+
+        database = database or Database(settings.database.url, echo=settings.database.echo)
+        data_dir = settings.resolve(settings.reference.data_dir) if settings.reference.data_dir else None
+        imported = settings.resolve(settings.reference.imported_dir)
+        reference = Reference.load(data_dir, imported if imported.exists() else None)
+        rules = RulesHolder(settings.resolve(settings.rules.dir), database=database)
+        model, error = load_model_or_reason(settings.resolve(settings.model.path))
+        return cls(settings=settings, database=database, reference=reference, rules=rules, model=model, model_error=error)
+
+    def close(self) -> None:
+        self.rules.close()
+        self.database.dispose()
+
+    def remember_ruleset(self) -> None:
+        """Keep the exact files of the ruleset in force, so any decision can be replayed with them."""
+        version = self.rules.version
+        try:
+            with self.database.session() as session:
+                if session.get(RulesetVersion, version) is None:
+                    session.add(RulesetVersion(version=version, files=rule_files(self.rules.directory),
+                                               loaded_at=dt.datetime.now(dt.timezone.utc)))
+        except StoreUnavailable:
+            log.warning("ruleset %s not recorded: database unavailable", version)
+        except Exception:  # the table is missing before `riskengine init`; nothing to remember then
+            log.warning("ruleset %s not recorded (run `riskengine init`)", version)
+
+    def reload_rules(self, *, actor: Actor) -> ReloadResult:
+        """Reload rules/ in place; a broken file keeps the rules in force. Audited either way."""
+        before = self.rules.version
+        result = self.rules.reload()
+        if result.ok:
+            self.remember_ruleset()
+        with self.database.session() as session:
+            append_audit(session, actor=actor, action="rules.reload", entity="ruleset", entity_id=result.version or "",
+                         before={"version": before}, after={"version": result.version, "ok": result.ok},
+                         detail={"ok": result.ok, "problems": result.problems[:50]})
+        return result
+
+    @property
+    def salt(self) -> str:
+        if self._salt is None:
+            with self._salt_lock, self.database.session() as session:
+                row = session.get(EngineState, "random_salt")
+                if row is None:
+                    raise StoreUnavailable("no random-selection salt: run `riskengine init` or set RISKENGINE_DECISION__RANDOM_SALT")
+                self._salt = row.value
+        return self._salt
+
+    # -- stages -------------------------------------------------------------------------------
+    def screen(self, declaration: Declaration) -> list[LineContext]:
+        """Normalise each line against the reference data: accepted taxon, appendix, sensitive HS heading."""
+        contexts = []
+        for item in declaration.items:
+            taxon = self.reference.lookup(item.taxon) if item.taxon else None
+            appendix = None
+            if taxon is not None:
+                country = item.country_of_origin or declaration.country_of_export
+                appendix = self.reference.appendix_for(taxon.accepted_name, country)
+            contexts.append(LineContext(item=item, taxon=taxon, appendix=appendix, hs_sensitive=self.reference.is_cites_relevant_hs(item.hs_code)))
+        return contexts
+
+    def _registry(self, session, declaration: Declaration) -> dict[tuple[str, str], RegisteredPermit] | None:
+        keys = {(p.issuing_country, p.number) for item in declaration.items for p in item.permits}
+        try:
+            registry = load_registered(session, keys)
+            origins = {
+                (line.country_of_origin, line.origin_permit)
+                for permit in registry.values()
+                if permit.type == "re-export"
+                for line in permit.lines
+                if line.origin_permit and line.country_of_origin
+            }
+            registry.update(load_registered(session, origins - set(registry)))
+            return registry
+        except StoreUnavailable:
+            raise
+        except Exception:  # the registry, not the database, failed: never release on that
+            log.exception("permit registry unreadable")
+            return None
+
+    def score(self, declaration: Declaration) -> tuple[ModelOutcome | None, list[StageNote]]:
+        if self.model is None:
+            return None, [StageNote("MODEL_UNAVAILABLE", f"model unavailable ({self.model_error}); decided on rules and permits alone")]
+        try:
+            result = self.model.score_declaration(declaration_rows(declaration))
+            return ModelOutcome(float(result.score), tuple(result.top_features), self.model.version), []
+        except Exception as exc:
+            log.exception("model scoring failed")
+            return None, [StageNote("MODEL_FAILED", f"model scoring failed ({type(exc).__name__}); decided on rules and permits alone")]
+
+    def prepare(self, declaration: Declaration, *, session=None) -> Prepared:
+        """Run every stage up to the rules; reads the store, writes nothing."""
+        body = declaration.model_dump(mode="json")
+        notes: list[StageNote] = []
+        lines = self.screen(declaration)
+        if session is None:
+            with self.database.session() as read:
+                return self.prepare(declaration, session=read)
+        registry = self._registry(session, declaration)
+        history = aggregates(session, declaration)
+        try:
+            checks = check_declaration(
+                declaration,
+                lines,
+                registry,
+                reference=self.reference,
+                quota_used=lambda quota, country, year: 0.0,
+                tolerance=self.settings.permits.quantity_tolerance,
+            )
+            findings, claims = checks.findings, checks.claims
+        except Exception as exc:
+            log.exception("permit checks failed")
+            findings, claims = [], []
+            if any(ctx.cites_relevant for ctx in lines):
+                notes.append(StageNote("PERMIT_CHECKS_FAILED", f"permit checks failed ({type(exc).__name__}); not released", "yellow"))
+        model, model_notes = self.score(declaration)
+        return Prepared(
+            declaration=declaration,
+            body=body,
+            body_hash=declaration_hash(body),
+            lines=lines,
+            findings=findings,
+            claims=claims,
+            model=model,
+            notes=notes + model_notes,
+            history=history,
+            ruleset_version=self.rules.version,
+        )
+
+    def evaluate(self, prepared: Prepared) -> LaneDecision:
+        """Rules and the lane decision over what `prepare` computed (and any findings added since)."""
+        declaration = prepared.declaration
+        notes = list(prepared.notes)
+        facts = line_facts(
+            declaration,
+            prepared.lines,
+            findings=prepared.findings,
+            history=prepared.history,
+            model_score=prepared.model.score if prepared.model else None,
+            hs_median_unit_value=getattr(self.model, "hs_median_unit_value", None) if self.model else None,
+        )
+        try:
+            hits = self.rules.evaluate(facts, on=declaration.lodged_at.date())
+        except Exception as exc:
+            log.exception("rule evaluation failed")
+            hits = []
+            notes.append(StageNote("RULES_FAILED", f"rule evaluation failed ({type(exc).__name__}); not released", "yellow"))
+        return decide(
+            declaration_id=declaration.declaration_id,
+            findings=prepared.findings,
+            hits=hits,
+            model=prepared.model,
+            notes=notes,
+            settings=self.settings.decision,
+            model_weight=self.settings.model.weight,
+            salt=self.salt,
+        )
+
+    # -- the one write ------------------------------------------------------------------------
+    def assess(self, declaration: Declaration, *, actor: Actor) -> Decision:
+        """Assess a declaration and record the decision; a retry of the same version replays it."""
+        body_hash = declaration_hash(declaration.model_dump(mode="json"))
+        _ = self.salt  # read before the write transaction, which must not wait on a second connection
+        stored = self._stored(declaration, body_hash)
+        if stored is not None:
+            return stored
+        prepared = self.prepare(declaration)
+        try:
+            return self._record(prepared, actor=actor)
+        except IntegrityError:
+            # Another worker recorded the same declaration version first: answer with its decision.
+            stored = self._stored(declaration, body_hash)
+            if stored is None:
+                raise
+            return stored
+
+    def _stored(self, declaration: Declaration, body_hash: str) -> Decision | None:
+        with self.database.session() as session:
+            row = session.execute(
+                select(DeclarationRow, Assessment)
+                .join(Assessment, Assessment.declaration_pk == DeclarationRow.id)
+                .where(DeclarationRow.declaration_id == declaration.declaration_id, DeclarationRow.version == declaration.version)
+            ).first()
+            if row is None:
+                return None
+            if row.DeclarationRow.body_hash != body_hash:
+                raise ConflictError(
+                    f"declaration {declaration.declaration_id} version {declaration.version} was already assessed with a different body"
+                )
+            return Decision.model_validate(row.Assessment.response | {"replayed": True})
+
+    def _record(self, prepared: Prepared, *, actor: Actor) -> Decision:
+        declaration = prepared.declaration
+        now = dt.datetime.now(dt.timezone.utc)
+        assessment_id = str(uuid.uuid4())
+        with self.database.session() as session:
+            row = DeclarationRow(
+                declaration_id=declaration.declaration_id,
+                version=declaration.version,
+                body=prepared.body,
+                body_hash=prepared.body_hash,
+                lodged_at=declaration.lodged_at,
+                received_at=now,
+            )
+            session.add(row)
+            session.flush()  # the unique (id, version) constraint decides races between workers here
+            reservations = []
+            for claim in prepared.claims:
+                if reserve(session, permit_line_id=claim.permit_line_id, quantity=claim.quantity, tolerance=self.settings.permits.quantity_tolerance):
+                    reservations.append(claim)
+                else:
+                    prepared.findings.append(
+                        Finding("PERMIT_QUANTITY_EXCEEDED", claim.line, claim.permit[1],
+                                f"permit {claim.permit[1]} has less than {claim.quantity:g} left (taken by concurrent declarations)")
+                    )
+            outcome = self.evaluate(prepared)
+            decision = Decision(
+                assessment_id=assessment_id,
+                declaration_id=declaration.declaration_id,
+                declaration_version=declaration.version,
+                decision=outcome.decision,
+                lane=outcome.lane,
+                score=outcome.score,
+                random_selection=outcome.random_selection,
+                reasons=outcome.reasons,
+                ruleset_version=prepared.ruleset_version,
+                model_version=prepared.model.version if prepared.model else None,
+                assessed_at=now,
+            )
+            response = decision.model_dump(mode="json", exclude_none=False)
+            session.add(
+                Assessment(
+                    id=assessment_id,
+                    declaration_pk=row.id,
+                    declaration_id=declaration.declaration_id,
+                    declaration_version=declaration.version,
+                    decision=decision.decision,
+                    lane=decision.lane,
+                    score=decision.score,
+                    random_selection=decision.random_selection,
+                    ruleset_version=decision.ruleset_version,
+                    model_version=decision.model_version,
+                    customs_office=declaration.customs_office,
+                    assessed_at=now,
+                    response=response,
+                    actor=actor.name,
+                    reasons=[
+                        ReasonRow(position=i, source=r.source, code=r.code, rule_id=r.rule_id, line=r.line, permit=r.permit,
+                                  lane=r.lane, score=r.score, message=r.message)
+                        for i, r in enumerate(decision.reasons)
+                    ],
+                )
+            )
+            session.flush()
+            for claim in reservations:
+                session.add(Reservation(assessment_id=assessment_id, permit_line_id=claim.permit_line_id,
+                                        declaration_line=claim.line, quantity=claim.quantity, state="reserved"))
+            session.flush()
+            if decision.decision == "release":
+                settle_reservations(session, assessment_id, use=True)
+            for line in line_rows(declaration, row.id):
+                session.add(DeclarationLineRow(**line))
+            append_audit(
+                session, actor=actor, action="assessment.create", entity="assessment", entity_id=assessment_id,
+                after=response, detail={"declaration_id": declaration.declaration_id, "version": declaration.version,
+                                        "lane": decision.lane, "body_hash": prepared.body_hash},
+                at=now,
+            )
+        return decision
+
+    # -- reads and outcomes -------------------------------------------------------------------
+    def get_assessment(self, assessment_id: str) -> Decision:
+        with self.database.session() as session:
+            row = session.get(Assessment, assessment_id)
+            if row is None:
+                raise AssessmentNotFound(f"no assessment {assessment_id}")
+            return Decision.model_validate(row.response)
+
+    def record_outcome(self, assessment_id: str, outcome: Outcome, *, actor: Actor) -> dict[str, Any]:
+        """Record an inspection result; it turns reserved permit quantities into used or frees them."""
+        now = dt.datetime.now(dt.timezone.utc)
+        with self.database.session() as session:
+            assessment = session.get(Assessment, assessment_id)
+            if assessment is None:
+                raise AssessmentNotFound(f"no assessment {assessment_id}")
+            if session.execute(select(OutcomeRow.id).where(OutcomeRow.assessment_id == assessment_id)).first():
+                raise OutcomeAlreadyRecorded(f"an outcome for assessment {assessment_id} is already recorded")
+            body = outcome.model_dump(mode="json")
+            endorsed = self._endorsed_in_permit_units(session, assessment, outcome)
+            settle_reservations(session, assessment_id, use=outcome.result != "seizure", endorsed=endorsed)
+            session.add(OutcomeRow(assessment_id=assessment_id, result=outcome.result, officer=outcome.officer, body=body,
+                                   lane_override=outcome.lane_override, recorded_at=now, actor=actor.name))
+            append_audit(session, actor=actor, action="outcome.create", entity="assessment", entity_id=assessment_id,
+                         after=body, detail={"result": outcome.result, "officer": outcome.officer,
+                                             "lane_override": outcome.lane_override}, at=now)
+        return {"assessment_id": assessment_id, "recorded_at": now.isoformat()} | body
+
+    def _endorsed_in_permit_units(self, session, assessment: Assessment, outcome: Outcome) -> dict[tuple[int, str], float]:
+        if not outcome.quantity_endorsed:
+            return {}
+        declaration = Declaration.model_validate(session.get(DeclarationRow, assessment.declaration_pk).body)
+        units = {item.line: item.unit for item in declaration.items}
+        permit_units = {}
+        for reservation in session.execute(select(Reservation).where(Reservation.assessment_id == assessment.id)).scalars():
+            from riskengine.store.tables import PermitLineRow, PermitRow
+
+            line = session.get(PermitLineRow, reservation.permit_line_id)
+            permit_units[(reservation.declaration_line, session.get(PermitRow, line.permit_id).number)] = line.unit
+        endorsed = {}
+        for entry in outcome.quantity_endorsed:
+            key = (entry.line, entry.permit)
+            if key not in permit_units:
+                continue
+            converted = self.reference.convert(entry.quantity, units.get(entry.line), permit_units[key])
+            endorsed[key] = converted if converted is not None else entry.quantity
+        return endorsed
+
+
+def load_model_or_reason(path: Path):
+    """The trained model at `path`, or None and the reason it cannot be used."""
+    try:
+        from riskengine.model import load_model
+
+        return load_model(path), None
+    except Exception as exc:  # ModelUnavailable, or a model the installed code cannot read
+        return None, str(exc)

@@ -1,0 +1,31 @@
+"""Prometheus metrics of one process: assessments by lane, latency, rule hits, errors, model mode."""
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+__all__ = ["Metrics"]
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.assessments = Counter("riskengine_assessments_total", "Assessments decided, by lane", ["lane", "replayed"], registry=self.registry)
+        self.latency = Histogram(
+            "riskengine_assessment_seconds", "Time to assess one declaration",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0), registry=self.registry,
+        )
+        self.rule_hits = Counter("riskengine_rule_hits_total", "Rule hits", ["rule_id"], registry=self.registry)
+        self.findings = Counter("riskengine_permit_findings_total", "Permit findings", ["code"], registry=self.registry)
+        self.errors = Counter("riskengine_errors_total", "Requests that failed, by kind", ["kind"], registry=self.registry)
+        self.model_mode = Gauge("riskengine_model_loaded", "1 when a model scores declarations, 0 in rules-only mode", registry=self.registry)
+
+    def observe(self, decision, seconds: float) -> None:
+        self.assessments.labels(decision.lane, str(decision.replayed).lower()).inc()
+        self.latency.observe(seconds)
+        if decision.replayed:
+            return
+        for reason in decision.reasons:
+            if reason.source == "rule" and reason.rule_id:
+                self.rule_hits.labels(reason.rule_id).inc()
+            elif reason.source == "permit" and reason.code:
+                self.findings.labels(reason.code).inc()

@@ -1,0 +1,99 @@
+"""API keys: created once, shown once, stored as argon2 hashes, checked in constant time, revocable."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+import threading
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import VerificationError, InvalidHashError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from riskengine.store.audit import Actor, append_audit
+from riskengine.store.tables import ApiKey
+
+__all__ = ["ROLES", "ApiKeys", "InvalidKey", "KeyExists", "create_key", "revoke_key"]
+
+ROLES = ("single_window", "officer", "analyst", "management_authority", "admin")
+
+# Lighter than argon2's interactive default: keys are 32 random bytes, so the hash guards a stolen
+# table against nothing a slower hash would add, and every request pays the first verification.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)
+
+
+class InvalidKey(Exception):
+    """The presented key is unknown, malformed or revoked."""
+
+    code = "INVALID_API_KEY"
+
+
+class KeyExists(ValueError):
+    """An API key with that name exists already."""
+
+    code = "API_KEY_EXISTS"
+
+
+def create_key(session: Session, name: str, role: str, *, actor: Actor) -> str:
+    """Create a key for `name` with `role`; returns the secret, which is never stored in clear."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
+    if session.execute(select(ApiKey.id).where(ApiKey.name == name)).first():
+        raise KeyExists(f"an API key named {name!r} exists already")
+    prefix = secrets.token_hex(6)
+    secret = f"rk_{prefix}_{secrets.token_urlsafe(32)}"
+    session.add(ApiKey(name=name, role=role, prefix=prefix, key_hash=_hasher.hash(secret), created_at=dt.datetime.now(dt.timezone.utc)))
+    session.flush()
+    append_audit(session, actor=actor, action="apikey.create", entity="api_key", entity_id=name, after={"name": name, "role": role, "prefix": prefix})
+    return secret
+
+
+def revoke_key(session: Session, name: str, *, actor: Actor) -> None:
+    row = session.execute(select(ApiKey).where(ApiKey.name == name)).scalar_one_or_none()
+    if row is None:
+        raise LookupError(f"no API key named {name!r}")
+    row.revoked_at = dt.datetime.now(dt.timezone.utc)
+    append_audit(session, actor=actor, action="apikey.revoke", entity="api_key", entity_id=name, before={"revoked": False}, after={"revoked": True})
+
+
+@dataclass(frozen=True)
+class _Verified:
+    key_id: int
+    name: str
+    role: str
+
+
+class ApiKeys:
+    """Checks presented keys; a verified key is remembered by its SHA-256 so argon2 runs once per key."""
+
+    def __init__(self, database) -> None:
+        self.database = database
+        self._verified: dict[str, _Verified] = {}
+        self._lock = threading.Lock()
+
+    def authenticate(self, presented: str) -> Actor:
+        parts = presented.split("_")
+        if len(parts) < 3 or parts[0] != "rk":
+            raise InvalidKey("malformed API key")
+        digest = hashlib.sha256(presented.encode()).hexdigest()
+        with self.database.session() as session:
+            known = self._verified.get(digest)
+            if known is not None:
+                row = session.get(ApiKey, known.key_id)
+                if row is None or row.revoked_at is not None:
+                    raise InvalidKey("API key revoked")
+                return Actor(known.name, known.role)
+            rows = session.execute(select(ApiKey).where(ApiKey.prefix == parts[1])).scalars().all()
+            for row in rows:
+                try:
+                    _hasher.verify(row.key_hash, presented)
+                except (VerificationError, InvalidHashError):
+                    continue
+                if row.revoked_at is not None:
+                    raise InvalidKey("API key revoked")
+                with self._lock:
+                    self._verified[digest] = _Verified(row.id, row.name, row.role)
+                return Actor(row.name, row.role)
+        raise InvalidKey("unknown API key")
