@@ -113,7 +113,6 @@ def put_permit(
     if row is None:
         row = PermitRow(issuing_country=permit.issuing_country, number=permit.number, created_at=now)
         session.add(row)
-    taken = {line.line: (line.quantity_reserved, line.quantity_used) for line in row.lines}
     row.type = permit.type
     row.issued_on = permit.issued_on
     row.valid_until = valid_until
@@ -123,23 +122,21 @@ def put_permit(
         row.status_changed_at = now
     row.document = document
     row.updated_at = now
-    row.lines = [
-        PermitLineRow(
-            line=line.line,
-            taxon=line.taxon,
-            appendix=line.appendix,
-            term=line.term,
-            purpose=line.purpose,
-            source=line.source,
-            quantity=line.quantity,
-            unit=line.unit,
-            country_of_origin=line.country_of_origin,
-            origin_permit=line.origin_permit,
-            quantity_reserved=taken.get(line.line, (0.0, 0.0))[0],
-            quantity_used=taken.get(line.line, (0.0, 0.0))[1],
-        )
-        for line in permit.lines
-    ]
+    # Lines are updated in place: reservations point at them, and what was taken stays taken.
+    existing = {line.line: line for line in row.lines}
+    wanted = {line.line for line in permit.lines}
+    for number, line in existing.items():
+        if number not in wanted:
+            if line.quantity_reserved or line.quantity_used:
+                raise ValueError(f"permit {permit.number} line {number} has quantities reserved or used and cannot be removed")
+            row.lines.remove(line)
+    for line in permit.lines:
+        target = existing.get(line.line)
+        if target is None:
+            target = PermitLineRow(line=line.line, quantity_reserved=0.0, quantity_used=0.0)
+            row.lines.append(target)
+        for name in ("taxon", "appendix", "term", "purpose", "source", "quantity", "unit", "country_of_origin", "origin_permit"):
+            setattr(target, name, getattr(line, name))
     session.flush()
     append_audit(
         session,
