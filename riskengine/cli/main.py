@@ -204,6 +204,48 @@ def reference_import(source: Path, config: ConfigOption = None) -> None:
     console.print(f"written to {out}")
 
 
+@audit_app.command("verify")
+def audit_verify(config: ConfigOption = None) -> None:
+    """Walk the hash chain; exit 1 naming the first record altered, removed or out of order."""
+    from riskengine.auditing import verify_audit
+    from riskengine.store.db import Database
+
+    database = Database(settings_from(config).database.url)
+    try:
+        count, problem = verify_audit(database)
+    finally:
+        database.dispose()
+    if problem is not None:
+        raise fail(f"audit chain broken at record {problem.seq}: {problem.message} ({count} records before it are intact)")
+    console.print(f"audit chain intact: {count} records")
+
+
+@audit_app.command("export")
+def audit_export(
+    start: Annotated[str, typer.Option("--from", help="first day (YYYY-MM-DD), inclusive")],
+    end: Annotated[str, typer.Option("--to", help="last day (YYYY-MM-DD), inclusive")],
+    out: Annotated[Path, typer.Option(help="JSON lines archive to write")] = Path("audit.jsonl"),
+    config: ConfigOption = None,
+) -> None:
+    """Export the audit records of a period as JSON lines with a sign-off line."""
+    import datetime as dt
+
+    from riskengine.auditing import export_audit
+    from riskengine.store.db import Database
+
+    try:
+        first = dt.datetime.fromisoformat(start).replace(tzinfo=dt.timezone.utc)
+        last = dt.datetime.fromisoformat(end).replace(tzinfo=dt.timezone.utc) + dt.timedelta(days=1)
+    except ValueError as exc:
+        raise fail(f"--from/--to: {exc}", 2) from exc
+    database = Database(settings_from(config).database.url)
+    try:
+        signoff = export_audit(database, out, start=first, end=last, signed_by=cli_actor().name)
+    finally:
+        database.dispose()
+    console.print(f"{signoff['records']} records written to {out} (sha256 {signoff['sha256'][:16]}...)")
+
+
 def main() -> None:  # pragma: no cover - console entry for `python -m riskengine`
     app()
 
