@@ -10,7 +10,7 @@ import datetime as dt
 import logging
 import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from riskengine.schemas import Declaration, Decision, Outcome, declaration_hash
 from riskengine.store.audit import Actor, append_audit
 from riskengine.store.db import Database, StoreUnavailable
 from riskengine.store.history import aggregates, line_rows
-from riskengine.store.permits import RegisteredPermit, load_registered, reserve, settle_reservations
+from riskengine.store.permits import RegisteredLine, RegisteredPermit, load_registered, reserve, settle_reservations
 from riskengine.store.tables import (
     Assessment,
     RulesetVersion,
@@ -60,6 +60,8 @@ class Prepared:
     notes: list[StageNote]
     history: dict[int, dict[str, Any]]
     ruleset_version: str | None
+    registry: dict | None = None
+    refused: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Engine:
@@ -162,26 +164,29 @@ class Engine:
             log.exception("permit registry unreadable")
             return None
 
-    def score(self, declaration: Declaration) -> tuple[ModelOutcome | None, list[StageNote]]:
-        if self.model is None:
+    def score(self, declaration: Declaration, model=None) -> tuple[ModelOutcome | None, list[StageNote]]:
+        model = model or self.model
+        if model is None:
             return None, [StageNote("MODEL_UNAVAILABLE", f"model unavailable ({self.model_error}); decided on rules and permits alone")]
         try:
-            result = self.model.score_declaration(declaration_rows(declaration))
-            return ModelOutcome(float(result.score), tuple(result.top_features), self.model.version), []
+            result = model.score_declaration(declaration_rows(declaration))
+            return ModelOutcome(float(result.score), tuple(result.top_features), model.version), []
         except Exception as exc:
             log.exception("model scoring failed")
             return None, [StageNote("MODEL_FAILED", f"model scoring failed ({type(exc).__name__}); decided on rules and permits alone")]
 
-    def prepare(self, declaration: Declaration, *, session=None) -> Prepared:
-        """Run every stage up to the rules; reads the store, writes nothing."""
+    def prepare(self, declaration: Declaration) -> Prepared:
+        """Read what the stages need from the store, then run every stage up to the rules; writes nothing."""
+        with self.database.session() as session:
+            registry = self._registry(session, declaration)
+            history = aggregates(session, declaration)
+        return self.compute(declaration, registry=registry, history=history)
+
+    def compute(self, declaration: Declaration, *, registry, history, model=None, ruleset_version: str | None = None) -> Prepared:
+        """Screening, permit checks and model score from given registry and history: pure, so replayable."""
         body = declaration.model_dump(mode="json")
         notes: list[StageNote] = []
         lines = self.screen(declaration)
-        if session is None:
-            with self.database.session() as read:
-                return self.prepare(declaration, session=read)
-        registry = self._registry(session, declaration)
-        history = aggregates(session, declaration)
         try:
             checks = check_declaration(
                 declaration,
@@ -197,7 +202,7 @@ class Engine:
             findings, claims = [], []
             if any(ctx.cites_relevant for ctx in lines):
                 notes.append(StageNote("PERMIT_CHECKS_FAILED", f"permit checks failed ({type(exc).__name__}); not released", "yellow"))
-        model, model_notes = self.score(declaration)
+        model_outcome, model_notes = self.score(declaration, model)
         return Prepared(
             declaration=declaration,
             body=body,
@@ -205,13 +210,14 @@ class Engine:
             lines=lines,
             findings=findings,
             claims=claims,
-            model=model,
+            model=model_outcome,
             notes=notes + model_notes,
             history=history,
-            ruleset_version=self.rules.version,
+            ruleset_version=ruleset_version or self.rules.version,
+            registry=registry,
         )
 
-    def evaluate(self, prepared: Prepared) -> LaneDecision:
+    def evaluate(self, prepared: Prepared, *, rules=None) -> LaneDecision:
         """Rules and the lane decision over what `prepare` computed (and any findings added since)."""
         declaration = prepared.declaration
         notes = list(prepared.notes)
@@ -224,7 +230,7 @@ class Engine:
             hs_median_unit_value=getattr(self.model, "hs_median_unit_value", None) if self.model else None,
         )
         try:
-            hits = self.rules.evaluate(facts, on=declaration.lodged_at.date())
+            hits = (rules or self.rules).evaluate(facts, on=declaration.lodged_at.date())
         except Exception as exc:
             log.exception("rule evaluation failed")
             hits = []
@@ -293,10 +299,8 @@ class Engine:
                 if reserve(session, permit_line_id=claim.permit_line_id, quantity=claim.quantity, tolerance=self.settings.permits.quantity_tolerance):
                     reservations.append(claim)
                 else:
-                    prepared.findings.append(
-                        Finding("PERMIT_QUANTITY_EXCEEDED", claim.line, claim.permit[1],
-                                f"permit {claim.permit[1]} has less than {claim.quantity:g} left (taken by concurrent declarations)")
-                    )
+                    prepared.refused.append({"line": claim.line, "permit": claim.permit[1], "quantity": claim.quantity})
+            prepared.findings.extend(refusal_findings(prepared.refused))
             outcome = self.evaluate(prepared)
             decision = Decision(
                 assessment_id=assessment_id,
@@ -327,6 +331,7 @@ class Engine:
                     customs_office=declaration.customs_office,
                     assessed_at=now,
                     response=response,
+                    inputs=stage_inputs(prepared),
                     actor=actor.name,
                     reasons=[
                         ReasonRow(position=i, source=r.source, code=r.code, rule_id=r.rule_id, line=r.line, permit=r.permit,
@@ -398,6 +403,36 @@ class Engine:
             converted = self.reference.convert(entry.quantity, units.get(entry.line), permit_units[key])
             endorsed[key] = converted if converted is not None else entry.quantity
         return endorsed
+
+
+def refusal_findings(refused: list[dict[str, Any]]) -> list[Finding]:
+    """Findings for quantities the database refused to reserve (taken meanwhile by other declarations)."""
+    return [
+        Finding("PERMIT_QUANTITY_EXCEEDED", r["line"], r["permit"],
+                f"permit {r['permit']} has less than {r['quantity']:g} left (taken by concurrent declarations)")
+        for r in refused
+    ]
+
+
+def stage_inputs(prepared: Prepared) -> dict[str, Any]:
+    """What the stages read, kept with the assessment so `replay` recomputes from the same facts."""
+    registry = None
+    if prepared.registry is not None:
+        registry = [asdict(permit) | {"issued_on": permit.issued_on.isoformat(), "valid_until": permit.valid_until.isoformat()}
+                    for permit in prepared.registry.values()]
+    return {"registry": registry, "history": {str(k): v for k, v in prepared.history.items()}, "refused": prepared.refused}
+
+
+def registry_from_inputs(inputs: dict[str, Any]) -> dict[tuple[str, str], RegisteredPermit] | None:
+    if inputs.get("registry") is None:
+        return None
+    registry = {}
+    for document in inputs["registry"]:
+        lines = tuple(RegisteredLine(**line) for line in document["lines"])
+        permit = RegisteredPermit(**(document | {"lines": lines, "issued_on": dt.date.fromisoformat(document["issued_on"]),
+                                                 "valid_until": dt.date.fromisoformat(document["valid_until"])}))
+        registry[permit.key] = permit
+    return registry
 
 
 def load_model_or_reason(path: Path):

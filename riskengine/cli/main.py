@@ -204,6 +204,153 @@ def reference_import(source: Path, config: ConfigOption = None) -> None:
     console.print(f"written to {out}")
 
 
+def _rules_dir(directory: Path | None, config: Path | None) -> Path:
+    if directory is not None:
+        return directory
+    settings = settings_from(config)
+    return settings.resolve(settings.rules.dir)
+
+
+@rules_app.command("check")
+def rules_check(directory: Annotated[Optional[Path], typer.Argument(help="rules folder (default: rules.dir)")] = None, config: ConfigOption = None) -> None:
+    """Validate every rule file; exit 1 listing every problem (file:line:column)."""
+    from riskengine.rulelang.commands import check
+
+    folder = _rules_dir(directory, config)
+    problems = check(folder)
+    for problem in problems:
+        err.print(str(problem), markup=False, highlight=False)
+    if problems:
+        raise fail(f"{len(problems)} problem(s) in {folder}")
+    console.print(f"{folder}: all rule files are valid")
+
+
+@rules_app.command("test")
+def rules_test(directory: Annotated[Optional[Path], typer.Argument(help="rules folder (default: rules.dir)")] = None, config: ConfigOption = None) -> None:
+    """Run every rule's hit and miss examples; exit 1 when any fails."""
+    from riskengine.rulelang.commands import render_examples, run_examples
+
+    folder = _rules_dir(directory, config)
+    results = run_examples(folder)
+    console.print(render_examples(results))
+    failed = [r for r in results if not r.passed]
+    if failed:
+        raise fail(f"{len(failed)} of {len(results)} examples failed")
+    console.print(f"{len(results)} examples passed")
+
+
+@rules_app.command("backtest")
+def rules_backtest(
+    history: Annotated[Path, typer.Option(help="history file (Parquet or CSV), outcomes where known")],
+    directory: Annotated[Optional[Path], typer.Argument(help="rules folder (default: rules.dir)")] = None,
+    baseline: Annotated[Optional[Path], typer.Option(help="rules folder to compare against")] = None,
+    mapping: Annotated[Optional[str], typer.Option(help="column mapping name or YAML file")] = None,
+    out: Annotated[Path, typer.Option(help="CSV file for the table")] = Path("backtest.csv"),
+    config: ConfigOption = None,
+) -> None:
+    """Replay history through the rules: hits, share, hit rate against outcomes, change vs a baseline."""
+    from riskengine.model import read_history
+    from riskengine.rulelang import load_rules
+    from riskengine.rulelang.commands import backtest, render_backtest
+
+    folder = _rules_dir(directory, config)
+    frame = read_history(history, mapping)
+    table = backtest(load_rules(folder), frame, load_rules(baseline) if baseline else None)
+    table.to_csv(out, index=False)
+    console.print(render_backtest(table))
+    console.print(f"written to {out}")
+
+
+@app.command()
+def train(
+    history: Annotated[Optional[Path], typer.Option(help="history file (Parquet or CSV); default: outcomes in the database")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="model folder (default: model.path)")] = None,
+    mapping: Annotated[Optional[str], typer.Option(help="column mapping name (e.g. kcs) or YAML file")] = None,
+    labels: Annotated[Optional[str], typer.Option(help="label column (fraud); 'none' for an unsupervised model")] = "fraud",
+    config: ConfigOption = None,
+) -> None:
+    """Train the model on a history table, or on assessed declarations and their recorded outcomes."""
+    from riskengine.model import read_history
+    from riskengine.model import train as train_model
+
+    settings = settings_from(config)
+    if history is not None:
+        frame = read_history(history, mapping)
+    else:
+        from riskengine.outcomes import history_from_database
+        from riskengine.store.db import Database
+
+        database = Database(settings.database.url)
+        try:
+            frame = history_from_database(database)
+        finally:
+            database.dispose()
+        if frame.empty:
+            raise fail("no assessed declarations in the database; pass --history FILE")
+    target = out or settings.resolve(settings.model.path)
+    card = train_model(frame, labels=None if (labels or "").lower() == "none" else labels, out_dir=target)
+    console.print(f"model {card.version} ({card.mode}) written to {target}")
+    for key, value in (getattr(card, "metrics", None) or {}).items():
+        console.print(f"  {key}: {value}")
+
+
+@app.command()
+def evaluate(
+    model: Annotated[Path, typer.Option(help="model folder written by train")],
+    history: Annotated[Path, typer.Option(help="history file to evaluate on (a later period)")],
+    mapping: Annotated[Optional[str], typer.Option(help="column mapping name or YAML file")] = None,
+    labels: Annotated[str, typer.Option(help="label column")] = "fraud",
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Precision, recall and value share at inspection rates of 1, 2, 5 and 10 %, and ROC AUC."""
+    from riskengine.model import evaluate as evaluate_model
+    from riskengine.model import load_model, read_history
+
+    metrics = evaluate_model(load_model(model), read_history(history, mapping), labels=labels)
+    if as_json:
+        print(json.dumps(metrics))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{model} on {history.name}")
+    table.add_column("inspection rate")
+    for name in ("precision", "recall", "value_share"):
+        table.add_column(name, justify="right")
+    for rate in ("1%", "2%", "5%", "10%"):
+        cells = [metrics.get(f"{name}@{rate}") for name in ("precision", "recall", "value_share")]
+        table.add_row(rate, *("-" if c is None else f"{c:.3f}" for c in cells))
+    console.print(table)
+    console.print(f"ROC AUC {metrics['auc']:.3f} on {metrics.get('n', '?')} lines")
+
+
+@app.command()
+def replay(
+    assessment_id: str,
+    model: Annotated[Optional[Path], typer.Option(help="folder of the model version the decision used, if not the current one")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Recompute a stored decision with its recorded inputs, ruleset and model; exit 1 if it differs."""
+    from riskengine.engine import Engine
+    from riskengine.errors import NotFoundError
+    from riskengine.replay import replay as replay_decision
+
+    engine = Engine.from_settings(settings_from(config))
+    try:
+        result = replay_decision(engine, assessment_id, model_dir=model)
+    except NotFoundError as exc:
+        raise fail(str(exc)) from exc
+    finally:
+        engine.close()
+    stored = result.stored
+    console.print(f"assessment {assessment_id}: stored {stored.decision}/{stored.lane} score {stored.score}, "
+                  f"recomputed {result.recomputed['decision']}/{result.recomputed['lane']} score {result.recomputed['score']}")
+    if not result.identical:
+        for difference in result.differences:
+            err.print(difference, markup=False)
+        raise fail("the recomputed decision differs from the stored one")
+    console.print("identical")
+
+
 @audit_app.command("verify")
 def audit_verify(config: ConfigOption = None) -> None:
     """Walk the hash chain; exit 1 naming the first record altered, removed or out of order."""

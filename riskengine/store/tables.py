@@ -141,6 +141,8 @@ class Assessment(Base):
     customs_office: Mapped[str] = mapped_column(String(20), index=True)
     assessed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # What the stages read (registry snapshot, history aggregates, reservation refusals), for replay.
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     actor: Mapped[str] = mapped_column(String(100))
 
     reasons: Mapped[list[ReasonRow]] = relationship(cascade="all, delete-orphan", order_by="ReasonRow.position")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 13:23:46.606072
+Create Date: 2026-11-27 13:30:09.157513
 """
 from alembic import op
 import sqlalchemy as sa
@@ -112,6 +112,7 @@ def upgrade() -> None:
     sa.Column('customs_office', sa.String(length=20), nullable=False),
     sa.Column('assessed_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('response', sa.JSON(), nullable=False),
+    sa.Column('inputs', sa.JSON(), nullable=False),
     sa.Column('actor', sa.String(length=100), nullable=False),
     sa.ForeignKeyConstraint(['declaration_pk'], ['declarations.id'], ),
     sa.PrimaryKeyConstraint('id'),
