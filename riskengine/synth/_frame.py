@@ -140,24 +140,24 @@ def generate_history_frame(n_lines: int, seed: int = 7, *, start: dt.date = dt.d
     sizes = np.where(is_cites, 1, rng.choice(5, size=n_decl_guess, p=[0.45, 0.25, 0.15, 0.1, 0.05]) + 1)
     ends = np.cumsum(sizes)
     n_decl = int(np.searchsorted(ends, n_lines) + 1)
-    while n_decl > n_decl_guess:  # pragma: no cover - the guess is generous
+    if n_decl > n_decl_guess:  # pragma: no cover - the guess is generous
         raise RuntimeError("declaration size guess too small")
     sizes = sizes[:n_decl].copy()
     sizes[-1] -= int(ends[n_decl - 1] - n_lines)
     is_cites = is_cites[:n_decl]
-    decl = np.repeat(np.arange(n_decl), sizes)
-    first_row = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    line = np.arange(n_lines) - first_row[decl] + 1
 
-    # When: weekdays busier; sorted so ids follow time.
+    # When: weekdays busier; declarations sorted so ids follow time.
     weekday = (np.arange(days) + start.weekday()) % 7
     p_day = np.where(weekday == 5, 0.35, np.where(weekday == 6, 0.15, 1.0))
     day = rng.choice(days, size=n_decl, p=p_day / p_day.sum())
     second = rng.integers(5 * 3600, 21 * 3600, size=n_decl)
     order = np.argsort(day.astype(np.int64) * 86400 + second, kind="stable")
-    day, second, is_cites = day[order], second[order], is_cites[order]
+    day, second, is_cites, sizes = day[order], second[order], is_cites[order], sizes[order]
     start_ns = pd.Timestamp(start, tz="UTC").value
     lodged = start_ns + (day.astype(np.int64) * 86400 + second) * 1_000_000_000
+    decl = np.repeat(np.arange(n_decl), sizes)
+    first_row = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    line = np.arange(n_lines) - first_row[decl] + 1
 
     # Violations: per CITES declaration, at the world's rates.
     kinds = np.array((None,) + VIOLATIONS, dtype=object)
@@ -246,7 +246,7 @@ def generate_history_frame(n_lines: int, seed: int = 7, *, start: dt.date = dt.d
     value = qty * uv * rng.lognormal(0, 0.3, n_lines)
     vrow = violation[decl]
     value = np.where(vrow == "undervalued", value * rng.uniform(0.05, 0.2, n_lines), value)
-    mass = np.where(vrow == "species_misdeclared", mass * 1.5, mass)
+    mass = np.where(vrow == "species_misdeclared", mass * 1.6, mass)
     mismatch = vrow == "taxon_mismatch"
     taxon = np.where(mismatch, "Dalbergia louvelii", taxon)
     desc = np.where(mismatch, "sawn rosewood (Dalbergia louvelii)", desc)

@@ -190,7 +190,7 @@ def cites_body(
     if product.unit == "KGM":
         mass = qty
     else:
-        mass = qty * product.kg_per_unit * float(ctx.rng.lognormal(0, 0.08)) * density
+        mass = qty * product.kg_per_unit * float(ctx.rng.lognormal(0, 0.05)) * density
     item = {
         "line": 1, "hs_code": product.hs_code, "description": description or product.description,
         "taxon": taxon or pline.taxon, "country_of_origin": origin or pline.country_of_origin,
@@ -368,11 +368,11 @@ def _use_slot(ctx: Context, s: _Slot, k: int) -> list[Planned]:
         usable = s.kind in ("undervalued", "species_misdeclared")
         if s.kind == "taxon_mismatch":
             taxon = ctx.choice(("Dalbergia louvelii", "Dalbergia baronii", "Pterocarpus erinaceus"))
-            kw = {"taxon": taxon, "description": f"sawn rosewood ({taxon})", "density": 1.45,
+            kw = {"taxon": taxon, "description": f"sawn rosewood ({taxon})", "density": 1.6,
                   "origin": "MG" if taxon.startswith("Dalbergia") else None}
             note = f"{taxon} declared against a {rec.permit.lines[idx].taxon} permit"
         elif s.kind == "species_misdeclared":
-            kw = {"density": 1.5}
+            kw = {"density": 1.6}
             note = "Dalbergia, not Pericopsis"
         elif s.kind == "undervalued":
             kw = {"value_factor": ctx.uniform(0.05, 0.2)}

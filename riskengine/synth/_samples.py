@@ -68,7 +68,7 @@ def build_samples(ctx: Context, records: list[PermitRecord], *, first_sequence: 
         ("quantity over the permit", cites_body(ctx, caviar, 0, when(8), 35.0)),
         ("rosewood declared against an afrormosia permit",
          cites_body(ctx, rosewood_cover, 0, when(9), 18.0, taxon="Dalbergia louvelii", origin="MG",
-                    description="sawn rosewood (Dalbergia louvelii)", density=1.45)),
+                    description="sawn rosewood (Dalbergia louvelii)", density=1.6)),
         ("agarwood chips without a permit", cites_body(ctx, no_permit, 0, when(10), 45.0, refs=[])),
         ("alligator watch straps re-exported from Switzerland", cites_body(ctx, straps, 0, when(11), 150.0)),
     ]
