@@ -260,3 +260,13 @@ def test_a_million_lines_for_benchmarks():
     share = frame["taxon"].notna().mean()
     assert 0.05 < share < 0.3
     assert frame["outcome"].notna().mean() == pytest.approx(0.08, abs=0.05)
+
+
+def test_the_package_exports_exactly_its_public_surface():
+    import riskengine.synth as synth
+
+    assert sorted(synth.__all__) == sorted(
+        ["FINDING_CODES", "VIOLATIONS", "VIOLATION_RATES", "HistoryEntry", "World", "generate_history_frame",
+         "generate_world", "history_frame", "write_world"])
+    assert all(hasattr(synth, name) for name in synth.__all__)
+    assert set(synth.FINDING_CODES) == set(synth.VIOLATIONS)
