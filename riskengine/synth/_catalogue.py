@@ -117,10 +117,15 @@ STREAMS: tuple[Stream, ...] = (
            18000, 90, (1, 2)),
         _p("Panthera leo", "II", "TRO", None, "97052200", "hunting trophy: lion (skin, skull)",
            6000, 25, (1, 2)),
-        _p("Ceratotherium simum simum", "II", "TRO", None, "97052200", "hunting trophy: white rhinoceros",
-           25000, 120, (1, 1)),
     ), ("ZA", "NA", "BW", "ZW"), ("H",), ("W",), 4, ("air",),
         ("Safari Outfitters", "Kalahari Hunting Safaris"), ("Präparatorium Steiner GmbH", "Jagdreisen Wyss AG"),
+        uses=0.5),
+    # Only the ZA and NA white rhinoceros populations are in Appendix II (for trophies and live trade).
+    Stream("rhino_trophies", (
+        _p("Ceratotherium simum simum", "II", "TRO", None, "97052200", "hunting trophy: white rhinoceros",
+           25000, 120, (1, 1)),
+    ), ("ZA", "NA"), ("H",), ("W",), 0.6, ("air",),
+        ("Safari Outfitters", "Bushveld Trophy Hunts"), ("Präparatorium Steiner GmbH", "Jagdreisen Wyss AG"),
         uses=0.5),
     Stream("leopard", (
         _p("Panthera pardus", "I", "TRO", None, "97052200", "hunting trophy: leopard (skin, skull)",

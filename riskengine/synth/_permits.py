@@ -193,14 +193,17 @@ def build_permits(ctx: Context, *, n_permits: int) -> list[PermitRecord]:
     for stream in sorted(kinds, key=lambda s: s.origin_stream is not None):  # originals before re-exports
         if count >= regular_budget:
             break
+        issued = ctx.day_between(lo, hi)
         origins: dict[str, tuple[str, str]] = {}
         if stream.origin_stream is not None:
             for product in stream.products:
+                # The origin permit must predate the re-export certificate (time to tan and ship).
                 candidates = [(r.permit.issuing_country, r.permit.number) for r in records
-                              if r.permit.type == "export" and r.products[0].taxon == product.taxon]
+                              if r.permit.type == "export" and r.products[0].taxon == product.taxon
+                              and r.permit.issued_on <= issued - dt.timedelta(days=14)]
                 if candidates:
                     origins[product.taxon] = ctx.choice(candidates)
-        rec = issue_permit(ctx, stream, issued=ctx.day_between(lo, hi), origin_permits=origins)
+        rec = issue_permit(ctx, stream, issued=issued, origin_permits=origins)
         records.append(rec)
         count += 2 if rec.companion is not None else 1
     stoppable = [s for s in streams if not s.app1_import]

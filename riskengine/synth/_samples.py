@@ -43,7 +43,8 @@ def build_samples(ctx: Context, records: list[PermitRecord], *, first_sequence: 
     caviar = permit(STREAM_BY_KEY["caviar"], issued=issued["recent"], country="CN",
                     products=[_product("caviar", "Acipenser baerii")], quantities=[20.0])
     rosewood_cover = permit(afrormosia, issued=issued["older"], country="CM", products=[saw], quantities=[60.0])
-    us_origin = [r.permit for r in records if r.permit.issuing_country == "US"]
+    us_origin = [r.permit for r in records if r.permit.issuing_country == "US" and r.role == "regular"
+                 and r.permit.issued_on <= issued["recent"] - dt.timedelta(days=14)]
     origins = {"Alligator mississippiensis": ("US", us_origin[0].number)} if us_origin else None
     straps = permit(STREAM_BY_KEY["ch_straps"], issued=issued["recent"], country="CH", importer_country="HK",
                     products=[_product("ch_straps", "Alligator mississippiensis")], quantities=[800.0],
