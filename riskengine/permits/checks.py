@@ -53,6 +53,15 @@ class LineContext:
     hs_sensitive: bool
 
     @property
+    def effective_appendix(self) -> str | None:
+        """The appendix the permit rules apply: Art. VII(4) treats Appendix I specimens bred in captivity
+        for commercial purposes (source D) and artificially propagated plants (source A) as Appendix II."""
+        source = self.item.cites.source if self.item.cites else None
+        if self.appendix == "I" and (source == "D" or (source == "A" and getattr(self.taxon, "kingdom", None) == "Plantae")):
+            return "II"
+        return self.appendix
+
+    @property
     def cites_relevant(self) -> bool:
         return self.appendix is not None or bool(self.item.permits) or (self.hs_sensitive and not self.item.taxon)
 
@@ -141,13 +150,30 @@ def check_declaration(
                 result.claims.append(claim)
             if permit.type == "re-export":
                 result.findings += check_reexport_origin(ctx, permit, registry, reference)
+        result.findings += check_document_types(declaration, ctx, cited_types)
         result.findings += check_import_permit(declaration, ctx, cited_types)
     return result
 
 
+def check_document_types(declaration: Declaration, ctx: LineContext, cited_types: set[str]) -> list[Finding]:
+    """At least one registered cited document is of a type that covers this movement and appendix.
+
+    Extra documents (an import permit under stricter domestic measures) are not a fault; only the
+    absence of the document the Convention requires is.
+    """
+    if not cited_types:
+        return []
+    expected = _expected_types(declaration.direction, ctx.effective_appendix) - {"import"}
+    if cited_types & expected:
+        return []
+    return [Finding("PERMIT_WRONG_TYPE", ctx.item.line, None,
+                    f"{', '.join(sorted(cited_types))} document(s) cited; a {declaration.direction} of an Appendix "
+                    f"{ctx.effective_appendix or '-'} specimen needs {' or '.join(sorted(expected))}")]
+
+
 def check_import_permit(declaration: Declaration, ctx: LineContext, cited_types: set[str]) -> list[Finding]:
     """Art. III(3): an Appendix I import needs an import permit besides the export document."""
-    if ctx.appendix != "I" or declaration.direction != "import" or not ctx.item.permits:
+    if ctx.effective_appendix != "I" or declaration.direction != "import" or not ctx.item.permits:
         return []
     if "import" not in cited_types:
         return [Finding("IMPORT_PERMIT_REQUIRED", ctx.item.line, None, "Appendix I import without a registered import permit of the importing country")]
@@ -266,8 +292,6 @@ def check_permit(
         add("PERMIT_NOT_YET_VALID", f"{permit.type} permit issued on {permit.issued_on}, after the declaration date {on}")
     elif on > permit.valid_until:
         add("PERMIT_EXPIRED", f"{permit.type} permit expired on {permit.valid_until}")
-    if permit.type not in _expected_types(declaration.direction, ctx.appendix):
-        add("PERMIT_WRONG_TYPE", f"a {permit.type} document does not cover a {declaration.direction} of an Appendix {ctx.appendix or '-'} specimen")
     found += _check_countries(declaration, permit, add)
     line = _matching_line(ctx, permit, reference)
     if line is None:
