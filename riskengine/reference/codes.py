@@ -28,7 +28,7 @@ TERM_CODES: frozenset[str] = frozenset(
         "LOG", "LPL", "LPS", "LVS", "MEA", "MED", "MUS", "OIL", "PEA", "PKY", "PLA", "PLY", "POW",
         "PRL", "PUP", "QUI", "ROO", "ROS", "RUG", "SAW", "SCA", "SCR", "SEE", "SHE", "SHO", "SID",
         "SKD", "SKE", "SKI", "SKO", "SKP", "SKS", "SKU", "SOU", "SPE", "STE", "SWI", "TAI", "TEE",
-        "TIC", "TIM", "TIP", "TRO", "TRU", "TRW", "TUS", "UNS", "VEN", "VNM", "WAL", "WAT", "WAX",
+        "TIC", "TIM", "TIP", "TIS", "TRO", "TRU", "TRW", "TUS", "UNS", "VEN", "VNM", "WAL", "WAT", "WAX",
         "WHO", "WOO", "WPR",
     }
 )

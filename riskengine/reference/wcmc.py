@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from riskengine.reference.codes import UNIT_ALIASES
+from riskengine.reference.codes import TERM_CODES, UNIT_ALIASES
 from riskengine.reference.errors import ReferenceDataError
 from riskengine.reference.loader import FILES, default_data_dir
 
@@ -130,6 +130,13 @@ def _codes(src: Path, out: Path, report: ImportReport) -> None:
             rows = pd.concat([rows, old[~old["code"].isin(rows["code"])]])
         rows = rows.assign(code=rows["code"].str.strip().str.upper(), description=rows["description"].map(_clean))
         rows = rows[rows["code"] != ""].drop_duplicates("code")
+        if kind == "term":
+            # Keep the term list in step with what the schema accepts (TERM_CODES); SAPI's old
+            # catch-alls OTH and PIE are not CITES terms a permit can carry.
+            unknown = sorted(set(rows["code"]) - TERM_CODES)
+            if unknown:
+                report.warnings.append(f"term codes not accepted by the schema were left out: {', '.join(unknown)}")
+            rows = rows[rows["code"].isin(TERM_CODES)]
         if kind == "unit":
             rows = _unit_dimensions(src, rows)
         report.counts[f"{kind} codes"] = _write(out, f"{kind}s.csv", rows)
