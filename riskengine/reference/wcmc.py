@@ -46,8 +46,11 @@ class ImportReport:
         parts = ", ".join(f"{v} {k}" for k, v in self.counts.items())
         text = f"imported {parts} in {self.seconds:.1f}s"
         if self.warnings:
-            text += f"; {len(self.warnings)} warning(s), first: {self.warnings[0]}"
+            text += f"; {len(self.warnings)} warning(s):\n  " + "\n  ".join(self.warnings)
         return text
+
+    def __rich__(self) -> str:  # `console.print(report)` in the CLI shows the summary, not the dataclass
+        return str(self)
 
 
 def import_wcmc(src_dir: Path, out_dir: Path, progress: bool = True) -> ImportReport:
