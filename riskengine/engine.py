@@ -23,6 +23,7 @@ from riskengine.errors import AssessmentNotFound, ConflictError, OutcomeAlreadyR
 from riskengine.facts import line_facts
 from riskengine.history import declaration_rows
 from riskengine.permits.checks import Finding, LineContext, check_declaration
+from riskengine.permits.quotas import quota_key, quota_usage
 from riskengine.metrics import Metrics
 from riskengine.ruleset import ReloadResult, RulesHolder, rule_files
 from riskengine.schemas import Declaration, Decision, Outcome, declaration_hash
@@ -61,6 +62,7 @@ class Prepared:
     history: dict[int, dict[str, Any]]
     ruleset_version: str | None
     registry: dict | None = None
+    quotas: dict[str, float] = field(default_factory=dict)
     refused: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -142,7 +144,8 @@ class Engine:
             if taxon is not None:
                 country = item.country_of_origin or declaration.country_of_export
                 appendix = self.reference.appendix_for(taxon.accepted_name, country)
-            contexts.append(LineContext(item=item, taxon=taxon, appendix=appendix, hs_sensitive=self.reference.is_cites_relevant_hs(item.hs_code)))
+            contexts.append(LineContext(item=item, taxon=taxon, appendix=appendix, hs_sensitive=self.reference.is_cites_relevant_hs(item.hs_code),
+                                        hs_presumed=self.reference.hs_presumes_cites(item.hs_code)))
         return contexts
 
     def _registry(self, session, declaration: Declaration) -> dict[tuple[str, str], RegisteredPermit] | None:
@@ -177,23 +180,41 @@ class Engine:
 
     def prepare(self, declaration: Declaration) -> Prepared:
         """Read what the stages need from the store, then run every stage up to the rules; writes nothing."""
+        lines = self.screen(declaration)
         with self.database.session() as session:
             registry = self._registry(session, declaration)
             history = aggregates(session, declaration)
-        return self.compute(declaration, registry=registry, history=history)
+            quotas = self._quota_usage(session, declaration, lines)
+        return self.compute(declaration, registry=registry, history=history, quotas=quotas, lines=lines)
 
-    def compute(self, declaration: Declaration, *, registry, history, model=None, ruleset_version: str | None = None) -> Prepared:
-        """Screening, permit checks and model score from given registry and history: pure, so replayable."""
+    def _quota_usage(self, session, declaration: Declaration, lines: list[LineContext]) -> dict[str, float]:
+        """Quota taken so far for every quota that could apply to a line (read before the pure checks)."""
+        usage = {}
+        year = declaration.lodged_at.year
+        for ctx in lines:
+            if ctx.taxon is None:
+                continue
+            country = ctx.item.country_of_origin or declaration.country_of_export
+            for quota in self.reference.quotas(ctx.taxon, country, year):
+                key = quota_key(quota, country, year)
+                if key not in usage:
+                    usage[key] = quota_usage(session, quota, country, year, reference=self.reference)
+        return usage
+
+    def compute(self, declaration: Declaration, *, registry, history, quotas: dict[str, float] | None = None,
+                model=None, ruleset_version: str | None = None, lines: list[LineContext] | None = None) -> Prepared:
+        """Screening, permit checks and model score from given registry, history and quota usage: pure, so replayable."""
         body = declaration.model_dump(mode="json")
         notes: list[StageNote] = []
-        lines = self.screen(declaration)
+        lines = lines if lines is not None else self.screen(declaration)
+        quotas = quotas or {}
         try:
             checks = check_declaration(
                 declaration,
                 lines,
                 registry,
                 reference=self.reference,
-                quota_used=lambda quota, country, year: 0.0,
+                quota_used=lambda quota, country, year: quotas.get(quota_key(quota, country, year), 0.0),
                 tolerance=self.settings.permits.quantity_tolerance,
             )
             findings, claims = checks.findings, checks.claims
@@ -215,6 +236,7 @@ class Engine:
             history=history,
             ruleset_version=ruleset_version or self.rules.version,
             registry=registry,
+            quotas=quotas,
         )
 
     def evaluate(self, prepared: Prepared, *, rules=None) -> LaneDecision:
@@ -420,7 +442,8 @@ def stage_inputs(prepared: Prepared) -> dict[str, Any]:
     if prepared.registry is not None:
         registry = [asdict(permit) | {"issued_on": permit.issued_on.isoformat(), "valid_until": permit.valid_until.isoformat()}
                     for permit in prepared.registry.values()]
-    return {"registry": registry, "history": {str(k): v for k, v in prepared.history.items()}, "refused": prepared.refused}
+    return {"registry": registry, "history": {str(k): v for k, v in prepared.history.items()},
+            "quotas": prepared.quotas, "refused": prepared.refused}
 
 
 def registry_from_inputs(inputs: dict[str, Any]) -> dict[tuple[str, str], RegisteredPermit] | None:

@@ -66,7 +66,7 @@ def replay(engine: Engine, assessment_id: str, *, model_dir: Path | None = None)
     try:
         history = {int(k): v for k, v in inputs.get("history", {}).items()}
         prepared = engine.compute(declaration, registry=registry_from_inputs(inputs), history=history,
-                                  model=model, ruleset_version=stored.ruleset_version)
+                                  quotas=inputs.get("quotas", {}), model=model, ruleset_version=stored.ruleset_version)
         if model is None and stored.model_version is None:
             prepared.notes = [n for n in prepared.notes if n.code not in ("MODEL_UNAVAILABLE", "MODEL_FAILED")]
             prepared.notes += [n for n in _stored_notes(stored)]

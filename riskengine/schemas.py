@@ -36,7 +36,10 @@ PermitType = Literal["export", "re-export", "import", "certificate_of_origin", "
 PermitStatus = Literal["valid", "cancelled", "lost", "stolen"]
 Lane = Literal["red", "yellow", "blue", "green"]
 
-_ISO2 = frozenset(c.alpha_2 for c in pycountry.countries) | {"XK", "XX"}  # Kosovo; XX = unknown
+# Assigned codes, plus the ranges ISO 3166 leaves to users (AA, QM-QZ, XA-XZ, ZZ): EPIX test permits
+# use XA-XC for fictional Parties, and XK stands for Kosovo in customs practice.
+_USER_ASSIGNED = {"AA", "ZZ"} | {f"Q{c}" for c in "MNOPQRSTUVWXYZ"} | {f"X{c}" for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
+_ISO2 = frozenset(c.alpha_2 for c in pycountry.countries) | _USER_ASSIGNED
 
 
 def _country(value: str) -> str:

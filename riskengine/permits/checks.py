@@ -50,7 +50,8 @@ class LineContext:
     item: DeclarationItem
     taxon: object | None  # riskengine.reference.TaxonInfo
     appendix: str | None  # after split listings by population
-    hs_sensitive: bool
+    hs_sensitive: bool  # under any CITES-sensitive heading
+    hs_presumed: bool = False  # under a heading whose goods are CITES specimens as a rule
 
     @property
     def effective_appendix(self) -> str | None:
@@ -63,7 +64,7 @@ class LineContext:
 
     @property
     def cites_relevant(self) -> bool:
-        return self.appendix is not None or bool(self.item.permits) or (self.hs_sensitive and not self.item.taxon)
+        return self.appendix is not None or bool(self.item.permits) or (self.hs_presumed and not self.item.taxon)
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ _LEGAL_FORMS = re.compile(
 
 
 def _normalise_party(name: str) -> str:
-    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower().replace(".", "")
     text = re.sub(r"[^\w\s]", " ", text)
     text = _LEGAL_FORMS.sub(" ", text)
     return " ".join(text.split())
@@ -197,7 +198,7 @@ def check_presence(declaration: Declaration, ctx: LineContext) -> list[Finding]:
     """A CITES-relevant line cites a document; an Appendix I import also cites an import permit."""
     item = ctx.item
     if not item.permits:
-        what = f"{ctx.taxon.accepted_name} is listed in Appendix {ctx.appendix}" if ctx.appendix else f"HS {item.hs_code} is a CITES-sensitive heading and no taxon is declared"
+        what = f"{ctx.taxon.accepted_name} is listed in Appendix {ctx.appendix}" if ctx.appendix else f"goods under HS {item.hs_code} are CITES specimens as a rule and no taxon is declared"
         return [Finding("PERMIT_REQUIRED", item.line, None, f"{what}, but no CITES permit is cited")]
     return []
 

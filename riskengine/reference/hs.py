@@ -15,10 +15,14 @@ class HsHeading:
     description: str
     taxon_groups: tuple[str, ...] = ()
     terms: tuple[str, ...] = ()
+    # Goods under this heading are CITES specimens as a rule (raw ivory, reptile skins, live parrots):
+    # a line here that names no taxon needs a permit. Elsewhere (furniture, frozen fish) the heading
+    # only makes the line worth a closer look.
+    presumed: bool = False
 
     def to_dict(self) -> dict:
         return {"code": self.code, "description": self.description,
-                "taxon_groups": list(self.taxon_groups), "terms": list(self.terms)}
+                "taxon_groups": list(self.taxon_groups), "terms": list(self.terms), "presumed": self.presumed}
 
 
 class HsMap:

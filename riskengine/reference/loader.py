@@ -179,7 +179,9 @@ def _build_hs(t: dict[str, list[Row]]) -> HsMap:
         code = r["heading"]
         if not code.isdigit() or len(code) not in (2, 4, 6, 8, 10):
             raise ReferenceDataError(f"{code!r} is not an HS heading (2-10 digits)", path=path, line=line, field="heading")
-        headings.append(HsHeading(code, r["description"], tuple(g.strip() for g in r["taxon_groups"].split(";") if g.strip()), _codes(r["terms"])))
+        presumed = (r.get("presumed") or "").strip().lower() in ("yes", "true", "1")
+        headings.append(HsHeading(code, r["description"], tuple(g.strip() for g in r["taxon_groups"].split(";") if g.strip()),
+                                  _codes(r["terms"]), presumed))
     return HsMap(headings)
 
 
@@ -220,7 +222,13 @@ class Reference:
         return self.hs.heading(hs_code)
 
     def is_cites_relevant_hs(self, hs_code: str | int) -> bool:
+        """Whether the code falls under any CITES-sensitive heading (worth a closer look)."""
         return self.hs.heading(hs_code) is not None
+
+    def hs_presumes_cites(self, hs_code: str | int) -> bool:
+        """Whether goods under this code are CITES specimens as a rule, so a line naming no taxon needs a permit."""
+        heading = self.hs.heading(hs_code)
+        return heading is not None and heading.presumed
 
     # -- codes ------------------------------------------------------------------------------------
 

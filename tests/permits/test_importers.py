@@ -10,19 +10,26 @@ from riskengine.permits.epermit import parse_epermit_xml, permit_to_epermit_xml
 from riskengine.permits.importers import CSV_COLUMNS, PermitImportError, read_permits
 from riskengine.schemas import Permit
 
-# The samples use the user-assigned codes XA/XB/XC for fictional countries; ISO 3166 reserves them
-# and our schema accepts only assigned codes, so tests swap in real ones where a Permit must validate.
+# The samples use the user-assigned codes XA/XB/XC for fictional Parties, which the schema accepts;
+# tests also swap in real codes, and invalid ones to check that every box at fault is named.
 REAL = {">XA<": ">CM<", ">XB<": ">CH<", ">XC<": ">GA<"}
+INVALID = {">XA<": ">A1<", ">XB<": ">B1<", ">XC<": ">C1<"}
 
 
 def sample(shared_data, version: str) -> str:
     return (shared_data / "cites" / "epermit" / f"{version}_get_non_final_cites_certificate.xml").read_text()
 
 
-def with_real_countries(text: str) -> str:
-    for fictional, real in REAL.items():
+def with_real_countries(text: str, codes: dict[str, str] = REAL) -> str:
+    for fictional, real in codes.items():
         text = text.replace(fictional, real)
     return text
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_epermit_sample_parses_as_published_with_user_assigned_country_codes(shared_data, version):
+    (permit,) = parse_epermit_xml(sample(shared_data, version))
+    assert (permit.issuing_country, permit.importer.country, permit.lines[0].country_of_origin) == ("XA", "XB", "XC")
 
 
 @pytest.mark.parametrize("version", ["v1", "v2"])
@@ -46,15 +53,15 @@ def test_epermit_sample_boxes_map_to_the_permit_document(shared_data, version):
 
 
 @pytest.mark.parametrize("version", ["v1", "v2"])
-def test_epermit_sample_with_fictional_countries_names_every_box_at_fault(shared_data, version):
+def test_epermit_with_invalid_country_codes_names_every_box_at_fault(shared_data, version):
     with pytest.raises(PermitImportError) as caught:
-        parse_epermit_xml(sample(shared_data, version), source=f"{version}.xml")
+        parse_epermit_xml(with_real_countries(sample(shared_data, version), INVALID), source=f"{version}.xml")
     problems = caught.value.problems
     assert len(problems) == 4
-    assert any("box 6" in p and "'XA'" in p for p in problems)
+    assert any("box 6" in p and "'A1'" in p for p in problems)
     assert any("box 4" in p and "ConsignorTradeParty" in p for p in problems)
-    assert any("box 3" in p and "'XB'" in p for p in problems)
-    assert any("IncludedSupplyChainConsignmentItem[A]: box 12 OriginTradeCountry/ID" in p and "'XC'" in p for p in problems)
+    assert any("box 3" in p and "'B1'" in p for p in problems)
+    assert any("IncludedSupplyChainConsignmentItem[A]: box 12 OriginTradeCountry/ID" in p and "'C1'" in p for p in problems)
     assert all(p.startswith(f"{version}.xml: ") for p in problems)
 
 
@@ -140,7 +147,7 @@ def test_csv_errors_list_every_problem_with_file_line_and_field(tmp_path):
         tmp_path,
         "A/1,CM,export,2026-06-01,,valid,X,CM,Y,CH,1,Pericopsis elata,II,TIM,T,W,-3,MTQ,CM,",
         "A/1,CM,import,2026-06-01,,valid,X,CM,Y,CH,2,Pericopsis elata,IV,TIM,T,W,3,MTQ,CM,",
-        "B/2,ZZ,export,2026-13-01,,valid,X,CM,Y,CH,1,Pericopsis elata,II,TIM,T,W,3,FOO,CM,",
+        "B/2,Z9,export,2026-13-01,,valid,X,CM,Y,CH,1,Pericopsis elata,II,TIM,T,W,3,FOO,CM,",
     )
     with pytest.raises(PermitImportError) as caught:
         list(read_permits(path))
