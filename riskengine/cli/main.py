@@ -351,6 +351,58 @@ def replay(
     console.print("identical")
 
 
+@report_app.command("rules")
+def report_rules(
+    start: Annotated[Optional[str], typer.Option("--from", help="first day (YYYY-MM-DD)")] = None,
+    end: Annotated[Optional[str], typer.Option("--to", help="last day (YYYY-MM-DD), inclusive")] = None,
+    office: Annotated[Optional[str], typer.Option(help="one customs office")] = None,
+    min_selections: Annotated[int, typer.Option(help="selections from which a rule without hits is flagged")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Inspection rate per lane, hit rate per rule and lane, targeted against random selection."""
+    import datetime as dt
+
+    from rich.table import Table
+
+    from riskengine.stats import compute_stats
+    from riskengine.store.db import Database
+
+    first = dt.datetime.fromisoformat(start).replace(tzinfo=dt.timezone.utc) if start else None
+    last = dt.datetime.fromisoformat(end).replace(tzinfo=dt.timezone.utc) + dt.timedelta(days=1) if end else None
+    database = Database(settings_from(config).database.url)
+    try:
+        figures = compute_stats(database, start=first, end=last, office=office, min_selections=min_selections)
+    finally:
+        database.dispose()
+    if as_json:
+        print(json.dumps(figures, default=str))
+        return
+
+    def pct(value) -> str:
+        return "-" if value is None else f"{100 * value:.1f} %"
+
+    lanes = Table(title=f"{figures['assessments']} assessments, {pct(figures['inspection_rate'])} inspected")
+    for column in ("lane", "assessments", "share", "outcomes", "hit rate"):
+        lanes.add_column(column, justify="right" if column != "lane" else "left")
+    for lane, row in figures["lanes"].items():
+        lanes.add_row(lane, str(row["assessments"]), pct(row["share"]), str(row["outcomes"]), pct(row["hit_rate"]))
+    for name, row in figures["selection"].items():
+        lanes.add_row(f"({name})", "", "", str(row["outcomes"]), pct(row["hit_rate"]))
+    console.print(lanes)
+    rules = Table(title="Rules")
+    for column in ("rule", "selections", "outcomes", "hits", "hit rate", "review"):
+        rules.add_column(column, justify="left" if column == "rule" else "right")
+    for row in figures["rules"]:
+        rules.add_row(row["rule_id"], str(row["selections"]), str(row["outcomes"]), str(row["hits"]), pct(row["hit_rate"]),
+                      "[red]review[/red]" if row["review"] else "")
+    console.print(rules)
+    if figures["overrides"]:
+        console.print(f"{len(figures['overrides'])} lane override(s) by officers:")
+        for row in figures["overrides"]:
+            console.print(f"  {row['assessment_id']}: {row['lane']} -> {row['override']} ({row['reason']})")
+
+
 @audit_app.command("verify")
 def audit_verify(config: ConfigOption = None) -> None:
     """Walk the hash chain; exit 1 naming the first record altered, removed or out of order."""
