@@ -82,7 +82,15 @@ class LoadedModel:
 
     def score_frame(self, frame: pd.DataFrame) -> np.ndarray:
         """Score in [0, 1] for each row of a history frame (canonical columns)."""
-        return self.estimator.score_samples(frame)
+        return self.estimator.score_samples(self._aligned(frame))
+
+    def _aligned(self, frame: pd.DataFrame) -> pd.DataFrame:
+        # Histories come from many sources; columns the model saw in training but this frame lacks
+        # are simply missing values, and extra columns are ignored.
+        names = getattr(self.estimator, "feature_names_in_", None)
+        if names is None or list(frame.columns) == list(names):
+            return frame
+        return frame.reindex(columns=list(names))
 
     def score_declaration(self, rows: list[dict[str, Any]], *, top: int = 3) -> ModelScore:
         """Score the lines of one declaration (``riskengine.history.declaration_rows``) and explain the worst."""
@@ -100,7 +108,7 @@ class LoadedModel:
     def explain_frame(self, frame: pd.DataFrame, *, top: int = 3) -> list[list[str]]:
         """Top features in words for every row of a (small) frame."""
         est = self.estimator
-        cols = est._cols(frame)
+        cols = est._cols(self._aligned(frame))
         derived = est.features_.derive(cols)
         full = est.feature_matrix(cols, derived)
         scores = est._scores_from_full(full)
@@ -159,7 +167,7 @@ def train(history: pd.DataFrame, *, labels: str | None = "fraud", out_dir: Path,
         supervised = model.mode_ == "supervised"
         created = dt.datetime.now(dt.timezone.utc)
         params = {k: v for k, v in model.get_params().items()}
-        tag = hashlib.sha256((data_hash + json.dumps(params, sort_keys=True, default=str)).encode()).hexdigest()[:4]
+        tag = hashlib.sha256((data_hash + str(labels) + model.mode_ + json.dumps(params, sort_keys=True, default=str)).encode()).hexdigest()[:4]
         n_labelled = 0 if y is None else int((~np.isnan(y)).sum())
         card = ModelCard(
             version=f"{'gbm' if supervised else 'iforest'}-{created:%Y-%m-%d}-{tag}",

@@ -67,7 +67,9 @@ def _category(space, cat: str, key: str, label: str) -> str:
         return f"{label} {key}: {positives:.0f} of {labelled:.0f} past inspections found fraud"
     if seen < 5:
         return f"{label} {key} rarely seen ({seen:.0f} earlier lines)"
-    return f"{label} {key} ({seen:.0f} earlier lines, {positives:.0f} frauds found)"
+    if not space.supervised:
+        return f"{label} {key} ({seen:.0f} earlier lines)"
+    return f"{label} {key} ({seen:.0f} earlier lines, {positives:.0f} with fraud found)"
 
 
 def _pair(space, cat: str, key: str, first: str, second: str, noun: str) -> str:

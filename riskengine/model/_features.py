@@ -231,6 +231,11 @@ class FeatureSpace:
         rng = np.random.default_rng(self.random_state)
         fold = rng.permutation(n) % self.n_folds
         scale = self.n_folds / (self.n_folds - 1)
+        # each fold's prior too comes from the other folds, so no trace of a row's label reaches it
+        fold_prior = []
+        for k in range(self.n_folds):
+            known = labelled & (fold != k)
+            fold_prior.append(float(yy[known].mean()) if known.any() else self.prior)
         cat_features: list[np.ndarray] = []
         for cat in self.categories:
             codes, uniques = pd.factorize(d[f"key:{cat}"])
@@ -247,7 +252,7 @@ class FeatureSpace:
                 p_k = np.bincount(codes[out], weights=(yy * labelled)[out], minlength=m)
                 l_k = np.bincount(codes[out], weights=labelled[out].astype(float), minlength=m)
                 oof_count[inside] = c_k[codes[inside]] * scale
-                oof_rate[inside] = self._smooth(p_k, l_k)[codes[inside]]
+                oof_rate[inside] = self._smooth(p_k, l_k, fold_prior[k])[codes[inside]]
             keys = list(uniques)
             self.counts[cat] = dict(zip(keys, count.tolist()))
             if self.supervised:
@@ -263,8 +268,9 @@ class FeatureSpace:
         kept = [numbers[name] for name in self.numbers]
         return np.column_stack(kept + cat_features) if kept or cat_features else np.empty((n, 0))
 
-    def _smooth(self, pos: np.ndarray, lab: np.ndarray) -> np.ndarray:
-        return (pos + self.prior * self.smoothing) / (lab + self.smoothing)
+    def _smooth(self, pos: np.ndarray, lab: np.ndarray, prior: float | None = None) -> np.ndarray:
+        prior = self.prior if prior is None else prior
+        return (pos + prior * self.smoothing) / (lab + self.smoothing)
 
     def _fit_medians(self, d: dict[str, np.ndarray]) -> None:
         for base in {b for b, _ in _RATIOS.values()}:
