@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from riskengine.api.routes import assessments, health, permits, reference, rules, stats
+from riskengine.api.routes import assessments, health, permits, reference, reports, rules, stats
 from riskengine.config import Settings
 from riskengine.errors import ConflictError, NotFoundError, UnavailableError
 from riskengine.security import ApiKeys
@@ -116,7 +116,7 @@ def create_app(settings: Settings, *, engine=None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.rate_limiter = RateLimiter(settings.server.rate_limit_per_minute) if settings.server.rate_limit_per_minute else None
-    for router in (assessments.router, permits.router, reference.router, rules.router, stats.router, health.router):
+    for router in (assessments.router, permits.router, reference.router, rules.router, stats.router, reports.router, health.router):
         app.include_router(router)
     _install_handlers(app)
 
