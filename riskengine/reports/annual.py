@@ -140,7 +140,10 @@ def _used_reservations(session: Session, year: int) -> list[_Used]:
         .join(DeclarationRow, DeclarationRow.id == Assessment.declaration_pk)
         .join(PermitLineRow, PermitLineRow.id == Reservation.permit_line_id)
         .join(PermitRow, PermitRow.id == PermitLineRow.permit_id)
+        .outerjoin(OutcomeRow, OutcomeRow.assessment_id == Assessment.id)
         .where(Reservation.state == "used", DeclarationRow.lodged_at >= start, DeclarationRow.lodged_at < end)
+        # A seizure after release (post-clearance audit) leaves the quantity used; it still did not trade.
+        .where((OutcomeRow.result.is_(None)) | (OutcomeRow.result != "seizure"))
         .order_by(DeclarationRow.lodged_at, Reservation.id)
     )
     return [
