@@ -70,7 +70,8 @@ class LoadedModel:
     def __init__(self, estimator: RiskModel, card: ModelCard) -> None:
         self.estimator = estimator
         self.card = card
-        self._groups = feature_groups(estimator.feature_names_)
+        self._all_groups = feature_groups(estimator.feature_names_)
+        self._groups = _important_groups(estimator, self._all_groups)
 
     @property
     def version(self) -> str:
@@ -106,14 +107,32 @@ class LoadedModel:
         return ModelScore(float(scores[worst]), [float(s) for s in scores], words)
 
     def explain_frame(self, frame: pd.DataFrame, *, top: int = 3) -> list[list[str]]:
-        """Top features in words for every row of a (small) frame."""
+        """Top features in words for every row of a (small) frame, probing every feature group."""
         est = self.estimator
         cols = est._cols(self._aligned(frame))
         derived = est.features_.derive(cols)
         full = est.feature_matrix(cols, derived)
         scores = est._scores_from_full(full)
-        return [explain_line(est, derived, i, full[i], float(scores[i]), groups=self._groups, top=top)
+        return [explain_line(est, derived, i, full[i], float(scores[i]), groups=self._all_groups, top=top)
                 for i in range(full.shape[0])]
+
+
+EXPLAINED_GROUPS = 14
+
+
+def _important_groups(est: RiskModel, groups: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The feature groups worth probing for explanations: those the booster gains most from.
+
+    Probing every group costs more than the score itself; the rest rarely reach the top three.
+    """
+    if est.mode_ != "supervised" or len(groups) <= EXPLAINED_GROUPS:
+        return groups
+    gain = np.zeros(len(est.feature_names_))
+    for (predictor,) in est.booster_._predictors:
+        nodes = predictor.nodes[predictor.nodes["is_leaf"] == 0]
+        np.add.at(gain, nodes["feature_idx"], nodes["gain"])
+    ranked = sorted(groups, key=lambda g: -gain[groups[g]].sum())
+    return {g: groups[g] for g in ranked[:EXPLAINED_GROUPS]}
 
 
 def _data_hash(history: pd.DataFrame) -> str:

@@ -149,7 +149,12 @@ def _phrase(group: str, d: dict[str, np.ndarray], i: int, row: np.ndarray, names
 def explain_line(model, d: dict[str, np.ndarray], i: int, full_row: np.ndarray, score: float, *,
                  groups: dict[str, np.ndarray], top: int = 3) -> list[str]:
     """The ``top`` feature groups that raise line ``i``'s score most, as plain phrases."""
-    names = list(groups)
+    reference = model.reference_
+    # a group already at its ordinary value cannot explain anything; skipping it halves the work
+    names = [g for g, idx in groups.items()
+             if not np.array_equal(full_row[idx], reference[idx], equal_nan=True)]
+    if not names:
+        return []
     probe = np.repeat(full_row[None, :], len(names), axis=0)
     for j, g in enumerate(names):
         probe[j, groups[g]] = model.reference_[groups[g]]

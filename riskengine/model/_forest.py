@@ -34,7 +34,9 @@ class PackedForest:
         if self.float32_inputs:
             X = X.astype(np.float32).astype(np.float64)
         node = np.broadcast_to(self.roots, (X.shape[0], self.roots.size)).copy()
-        for _ in range(self.depth):
+        for step_no in range(self.depth):
+            if step_no % 4 == 3 and self.is_leaf[node].all():
+                break
             x = np.take_along_axis(X, self.feature[node], axis=1)
             nan = np.isnan(x)
             go_left = np.where(nan, self.missing_left[node], x <= self.threshold[node])
