@@ -50,3 +50,10 @@ def test_missing_values_unknown_taxa_and_empty_quantities(reference):
     problems = validate_records("exports", [record(ExportPermit=None, PurposeCode=None, SpeciesName="Nonexistia fictiva", Quantity=0)], reference)
     assert codes(problems) == [(1, "PurposeCode", "MISSING_VALUE"), (1, "ExportPermit", "MISSING_VALUE"),
                                (1, "SpeciesName", "UNKNOWN_TAXON"), (1, "Quantity", "QUANTITY_NOT_POSITIVE")]
+
+
+def test_the_package_surface_is_what_all_names():
+    import riskengine.reports as reports
+
+    assert all(hasattr(reports, name) for name in reports.__all__)
+    assert {"build_annual_report", "write_annual_report", "validate_report", "trade_lines", "summarise_trade", "plot_trade"} <= set(reports.__all__)
