@@ -189,7 +189,7 @@ def test_unknown_and_stolen_permits_are_red(server):
         (lambda d: d.update(surprise=1), "surprise"),
         (lambda d: d.pop("direction"), "direction"),
         (lambda d: d["items"][0].update(quantity=-1), "quantity"),
-        (lambda d: d.update(country_of_export="XZ"), "country_of_export"),
+        (lambda d: d.update(country_of_export="ZQ"), "country_of_export"),
         (lambda d: d["items"][0]["cites"].update(source="Q"), "source"),
         (lambda d: d["items"][0].update(unit="BARRELS"), "unit"),
     ],
