@@ -64,6 +64,7 @@ class Prepared:
     registry: dict | None = None
     quotas: dict[str, float] = field(default_factory=dict)
     refused: list[dict[str, Any]] = field(default_factory=list)
+    confidential: list[str] = field(default_factory=list)
 
 
 class Engine:
@@ -253,6 +254,7 @@ class Engine:
         )
         try:
             hits = (rules or self.rules).evaluate(facts, on=declaration.lodged_at.date())
+            prepared.confidential = sorted({hit.rule_id for hit in hits if hit.confidential})
         except Exception as exc:
             log.exception("rule evaluation failed")
             hits = []
@@ -299,7 +301,7 @@ class Engine:
                 raise ConflictError(
                     f"declaration {declaration.declaration_id} version {declaration.version} was already assessed with a different body"
                 )
-            return Decision.model_validate(row.Assessment.response | {"replayed": True})
+            return _decision(row.Assessment.response | {"replayed": True}, row.Assessment.inputs)
 
     def _record(self, prepared: Prepared, *, actor: Actor) -> Decision:
         declaration = prepared.declaration
@@ -377,6 +379,7 @@ class Engine:
                                         "lane": decision.lane, "body_hash": prepared.body_hash},
                 at=now,
             )
+        decision._confidential_rules = frozenset(prepared.confidential)
         return decision
 
     # -- reads and outcomes -------------------------------------------------------------------
@@ -385,7 +388,7 @@ class Engine:
             row = session.get(Assessment, assessment_id)
             if row is None:
                 raise AssessmentNotFound(f"no assessment {assessment_id}")
-            return Decision.model_validate(row.response)
+            return _decision(row.response, row.inputs)
 
     def record_outcome(self, assessment_id: str, outcome: Outcome, *, actor: Actor) -> dict[str, Any]:
         """Record an inspection result; it turns reserved permit quantities into used or frees them."""
@@ -427,6 +430,12 @@ class Engine:
         return endorsed
 
 
+def _decision(response: dict[str, Any], inputs: dict[str, Any] | None) -> Decision:
+    decision = Decision.model_validate(response)
+    decision._confidential_rules = frozenset((inputs or {}).get("confidential_rules", ()))
+    return decision
+
+
 def refusal_findings(refused: list[dict[str, Any]]) -> list[Finding]:
     """Findings for quantities the database refused to reserve (taken meanwhile by other declarations)."""
     return [
@@ -443,7 +452,7 @@ def stage_inputs(prepared: Prepared) -> dict[str, Any]:
         registry = [asdict(permit) | {"issued_on": permit.issued_on.isoformat(), "valid_until": permit.valid_until.isoformat()}
                     for permit in prepared.registry.values()]
     return {"registry": registry, "history": {str(k): v for k, v in prepared.history.items()},
-            "quotas": prepared.quotas, "refused": prepared.refused}
+            "quotas": prepared.quotas, "refused": prepared.refused, "confidential_rules": prepared.confidential}
 
 
 def registry_from_inputs(inputs: dict[str, Any]) -> dict[tuple[str, str], RegisteredPermit] | None:

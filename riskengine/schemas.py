@@ -9,7 +9,7 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 import pycountry
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from riskengine.reference.codes import PURPOSE_CODES, SOURCE_CODES, TERM_CODES, canonical_unit
 
@@ -248,6 +248,20 @@ class Decision(_Document):
     model_version: str | None
     assessed_at: dt.datetime
     replayed: bool = False
+
+    # Ids of confidential rules among the reasons: the single window sees only their codes.
+    _confidential_rules: frozenset[str] = PrivateAttr(default_factory=frozenset)
+
+    def for_single_window(self) -> Decision:
+        """The decision as the single-window role may see it: confidential rules by id and lane only."""
+        if not self._confidential_rules:
+            return self
+        reasons = [
+            Reason(source="rule", rule_id=r.rule_id, rule_version=r.rule_version, line=r.line, lane=r.lane)
+            if r.source == "rule" and r.rule_id in self._confidential_rules else r
+            for r in self.reasons
+        ]
+        return self.model_copy(update={"reasons": reasons})
 
 
 class OutcomeFinding(_Document):

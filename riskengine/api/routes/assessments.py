@@ -17,7 +17,7 @@ def assess(declaration: Declaration, engine: EngineDep, actor: SingleWindow, req
     request.state.decision = decision
     if decision.replayed:
         response.status_code = 200
-    return decision
+    return decision.for_single_window() if actor.role == "single_window" else decision
 
 
 @router.get("/{assessment_id}", response_model=Decision)
