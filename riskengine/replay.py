@@ -61,7 +61,7 @@ def replay(engine: Engine, assessment_id: str, *, model_dir: Path | None = None)
             path = Path(folder) / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
-        ruleset = load_rules(Path(folder))
+        ruleset = load_rules(Path(folder), today=_version_day(stored.ruleset_version))
     evaluator = OnlineEvaluator(ruleset)
     try:
         history = {int(k): v for k, v in inputs.get("history", {}).items()}
@@ -79,12 +79,22 @@ def replay(engine: Engine, assessment_id: str, *, model_dir: Path | None = None)
         "random_selection": outcome.random_selection,
         "reasons": [r.model_dump(mode="json") for r in Decision.model_validate(
             stored.model_dump() | {"reasons": outcome.reasons}).reasons],
-        "ruleset_version": ruleset.version if ruleset.version == stored.ruleset_version else ruleset.version,
+        "ruleset_version": ruleset.version,
         "model_version": model.version if model is not None else None,
     }
     before = stored.model_dump(mode="json")
     differences = [f"{key}: stored {before[key]!r}, recomputed {recomputed[key]!r}" for key in COMPARED if before[key] != recomputed[key]]
     return ReplayResult(stored=stored, recomputed=recomputed, differences=differences)
+
+
+def _version_day(version: str | None):
+    """The load day a ruleset version carries ("2026.11.27-ab12cd"), so the same files give the same version."""
+    import datetime as dt
+
+    try:
+        return dt.datetime.strptime((version or "").split("-")[0], "%Y.%m.%d").date()
+    except ValueError:
+        return None
 
 
 def _stored_notes(stored: Decision):
