@@ -130,6 +130,19 @@ def normalise_value(kind: FieldType, value: Any) -> Any:
     return value if isinstance(value, str) else str(value)
 
 
+_TYPES = [(name, spec.type) for name, spec in FIELDS.items()]
+_FAST = {"str": str, "bool": bool}
+
+
 def normalise_fact(fact: dict[str, Any]) -> dict[str, Any]:
     """A fact with every catalogue key present and each value of its field's type."""
-    return {name: normalise_value(spec.type, fact.get(name)) for name, spec in FIELDS.items()}
+    out = {}
+    for name, kind in _TYPES:
+        value = fact.get(name)
+        if value is None:
+            out[name] = [] if kind == "list" else None
+        elif type(value) is _FAST.get(kind) or kind == "number" and type(value) is float and math.isfinite(value):
+            out[name] = value
+        else:
+            out[name] = normalise_value(kind, value)
+    return out

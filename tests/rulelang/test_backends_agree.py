@@ -26,7 +26,7 @@ def quoted(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-numbers = st.sampled_from(["0", "1", "2.5", "1000", "0.5"])
+numbers = st.sampled_from(["0", "1", "2.5", "1000", "0.5", "0.00001", "1e20", "3e-7"])
 num_expr = st.recursive(
     st.one_of(st.sampled_from(NUM_FIELDS), numbers),
     lambda inner: st.one_of(
@@ -69,7 +69,7 @@ conditions = st.recursive(
     ), max_leaves=5)
 
 str_values = st.one_of(st.none(), st.sampled_from(WORDS + ["4403xx", "PLASTIC toys", "RESIN"]))
-num_values = st.one_of(st.none(), st.sampled_from([0, 1, 2.5, 1000, -3, 0.5, 1e6]), st.floats(-10, 10))
+num_values = st.one_of(st.none(), st.sampled_from([0, 1, 2.5, 1000, -3, 0.5, 1e6, 1e-05, 1e300, 1e20]), st.floats(-10, 10))
 bool_values = st.one_of(st.none(), st.booleans())
 list_values = st.one_of(st.none(), st.lists(st.sampled_from(["AE", "SG", "P1", "P2", "ZZ"]), max_size=3))
 facts = st.fixed_dictionaries({
@@ -109,7 +109,7 @@ def test_python_guard_matches_durable_native_condition(whens, fact_list):
     ruleset = make_ruleset(whens, lists=LISTS)
     native = OnlineEvaluator(ruleset)
     old = _durable.native
-    _durable.native = lambda node, negate=False: None
+    _durable.native = lambda node, negate=False, derive=None: None
     try:
         guarded = OnlineEvaluator(ruleset)
     finally:
