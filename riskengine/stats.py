@@ -45,7 +45,8 @@ def selection_frame(database: Database, *, start: dt.datetime | None = None, end
             ).all()
     frame = pd.DataFrame(rows, columns=["assessment_id", "lane", "decision", "random_selection", "office", "assessed_at",
                                         "result", "lane_override", "outcome"])
-    frame["hit"] = frame["result"].map({"discrepancy": True, "seizure": True, "no_discrepancy": False})
+    frame["random_selection"] = frame["random_selection"].astype(bool)
+    frame["hit"] = frame["result"].map({"discrepancy": True, "seizure": True, "no_discrepancy": False}).astype("boolean")
     return frame, pd.DataFrame(hits, columns=["assessment_id", "rule_id"])
 
 
@@ -67,7 +68,8 @@ def compute_stats(database: Database, *, start: dt.datetime | None = None, end: 
         lanes[lane] = {"assessments": len(in_lane), "share": _rate(len(in_lane), total),
                        "outcomes": len(checked), "hits": int(checked["hit"].sum()), "hit_rate": _rate(int(checked["hit"].sum()), len(checked))}
     selection = {}
-    for name, part in (("targeted", with_outcome[~with_outcome["random_selection"]]), ("random", with_outcome[with_outcome["random_selection"]])):
+    for name, flag in (("targeted", False), ("random", True)):
+        part = with_outcome.loc[with_outcome["random_selection"] == flag]
         selection[name] = {"outcomes": len(part), "hits": int(part["hit"].sum()), "hit_rate": _rate(int(part["hit"].sum()), len(part))}
     rules = []
     if not hits.empty:
