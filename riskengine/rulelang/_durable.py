@@ -11,9 +11,13 @@ Measured traps of durable-rules 2.0.28 this module is shaped around:
 - large rulesets hang and re-registration leaks: a pack is split into shards of at most
   MAX_RULES_PER_SHARD rules, each registered once per process under its content hash and reused;
 - exceptions in actions are swallowed into the session state: actions catch everything, and the
-  evaluator re-raises after the call.
-What durable cannot express (regex, text predicates, arithmetic, long lists) stays in a compiled
-Python guard that the rule's action evaluates before it records the hit.
+  evaluator re-raises after the call;
+- its JSON parser refuses numbers such as 1e-05 (error 204): facts and definitions are written by
+  `to_json`, and the C calls are made directly rather than through engine.Host.
+Every rule runs as one durable condition. A test durable cannot express (regex, text predicates,
+arithmetic, long lists) becomes a derived bool key of the fact, computed in Python before the
+assert, so actions fire only on real hits. A compiled Python guard, evaluated in the action, is
+kept for what is left over (scopes with many offices).
 """
 from __future__ import annotations
 
