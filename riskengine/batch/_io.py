@@ -1,0 +1,101 @@
+"""Streaming input and output: record batches in, whole declarations out, one Parquet file written.
+
+A declaration's lines must be adjacent in the input (any order of declarations); a declaration cut
+by a record-batch boundary is carried over to the next chunk, so no chunk holds half of one.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from riskengine.history import HISTORY_COLUMNS, declaration_rows
+from riskengine.schemas import Declaration
+
+__all__ = ["DECISION_SCHEMA", "DecisionWriter", "read_chunks"]
+
+DECISION_SCHEMA = pa.schema([
+    ("declaration_id", pa.string()), ("version", pa.int64()), ("decision", pa.string()), ("lane", pa.string()),
+    ("score", pa.float64()), ("random_selection", pa.bool_()), ("reasons", pa.string()),
+    ("ruleset_version", pa.string()), ("model_version", pa.string()), ("error", pa.string()),
+])
+
+
+def _record_batches(path: Path, batch_lines: int) -> Iterator[pd.DataFrame]:
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        source = pq.ParquetFile(path)
+        wanted = [c for c in source.schema_arrow.names if c in HISTORY_COLUMNS]
+        for batch in source.iter_batches(batch_size=batch_lines, columns=wanted):
+            yield batch.to_pandas()
+    elif suffix in (".csv", ".gz") or path.name.endswith(".csv.gz"):
+        types = {name: pa.string() for name, dtype in HISTORY_COLUMNS.items() if dtype == "string"}
+        reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 22),
+                                convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True))
+        for batch in reader:
+            yield batch.to_pandas()
+    elif suffix in (".jsonl", ".ndjson", ".json"):
+        rows: list[dict] = []
+        with path.open(encoding="utf-8") as handle:
+            for text in handle:
+                if text.strip():
+                    rows.extend(declaration_rows(Declaration.model_validate(json.loads(text))))
+                if len(rows) >= batch_lines:
+                    yield pd.DataFrame(rows)
+                    rows = []
+        if rows:
+            yield pd.DataFrame(rows)
+    else:
+        raise ValueError(f"{path}: expected .parquet, .csv or .jsonl (JSON lines, one declaration each)")
+
+
+def read_chunks(path: Path, *, chunk_lines: int = 50_000) -> Iterator[pd.DataFrame]:
+    """Frames of at least `chunk_lines` lines (except the last), each holding whole declarations only."""
+    carry: pd.DataFrame | None = None
+    for frame in _record_batches(Path(path), chunk_lines):
+        if carry is not None and len(carry):
+            frame = pd.concat([carry, frame], ignore_index=True)
+        if frame.empty:
+            continue
+        ids = frame["declaration_id"].astype(str).to_numpy()
+        versions = frame["version"].astype("string").to_numpy() if "version" in frame.columns else np.full(len(frame), "")
+        last = len(frame) - 1
+        cut = last
+        while cut > 0 and ids[cut - 1] == ids[last] and versions[cut - 1] == versions[last]:
+            cut -= 1
+        if cut == 0:  # one declaration so far: wait for its end
+            carry = frame
+            continue
+        carry = frame.iloc[cut:].reset_index(drop=True)
+        yield frame.iloc[:cut].reset_index(drop=True)
+    if carry is not None and len(carry):
+        yield carry
+
+
+class DecisionWriter:
+    """Appends decision frames to one Parquet file, row group by row group."""
+
+    def __init__(self, path: Path) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._writer = pq.ParquetWriter(path, DECISION_SCHEMA)
+        self.rows = 0
+
+    def write(self, frame: pd.DataFrame) -> None:
+        table = pa.Table.from_pandas(frame, schema=DECISION_SCHEMA, preserve_index=False)
+        self._writer.write_table(table)
+        self.rows += len(frame)
+
+    def close(self) -> None:
+        self._writer.close()
+
+    def __enter__(self) -> DecisionWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,347 @@
+"""The stages of DESIGN.md over a frame of declaration lines: screening, permit checks, rules, model, lane.
+
+Per distinct value (taxon, HS code, unit) rather than per row wherever the answer depends on the
+value alone; permit checks call `riskengine.permits.checks` for the CITES-relevant declarations
+only (the others have no permit findings by definition); the lane is `decision.lanes.decide`
+itself, so batch and online agree by construction.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from riskengine.config import Settings
+from riskengine.decision.lanes import ModelOutcome, StageNote, decide
+from riskengine.permits.checks import Finding, LineContext, check_declaration
+from riskengine.rulelang import FIELDS, RuleHit, RuleSet, evaluate_frame, normalise_fact
+
+from ._frame import declaration_bounds, normalise_lines, to_declaration
+from ._history import history_facts
+from ._model import score_declarations
+from ._snapshot import StoreSnapshot, quota_usage_in
+
+__all__ = ["DECISION_COLUMNS", "Stages", "assess_lines"]
+
+log = logging.getLogger("riskengine.batch")
+
+DECISION_COLUMNS = ["declaration_id", "version", "decision", "lane", "score", "random_selection", "reasons",
+                    "ruleset_version", "model_version", "error"]
+
+
+@dataclass
+class Stages:
+    """What every partition needs, built once per worker process."""
+
+    settings: Settings
+    reference: Any
+    ruleset: RuleSet
+    model: Any  # LoadedModel or None
+    model_error: str | None
+    snapshot: StoreSnapshot
+
+
+class _Screen:
+    """Screening answers cached per distinct taxon/country and HS code (as `Engine.screen`)."""
+
+    def __init__(self, reference) -> None:
+        self.reference = reference
+        self.taxon = lru_cache(maxsize=None)(self._taxon)
+        self.hs = lru_cache(maxsize=None)(self._hs)
+
+    def _taxon(self, name: str | None, country: str | None):
+        if not name:
+            return None, None
+        info = self.reference.lookup(name)
+        if info is None:
+            return None, None
+        return info, self.reference.appendix_for(info.accepted_name, country)
+
+    def _hs(self, code: str) -> tuple[bool, bool]:
+        return self.reference.is_cites_relevant_hs(code), self.reference.hs_presumes_cites(code)
+
+    def contexts(self, declaration) -> list[LineContext]:
+        out = []
+        for item in declaration.items:
+            info, appendix = self.taxon(item.taxon, item.country_of_origin or declaration.country_of_export)
+            sensitive, presumed = self.hs(item.hs_code)
+            out.append(LineContext(item=item, taxon=info, appendix=appendix, hs_sensitive=sensitive, hs_presumed=presumed))
+        return out
+
+
+def _col(values) -> pd.Series:
+    return pd.Series(values, dtype=object)
+
+
+def _screen_columns(screen: _Screen, lines: pd.DataFrame) -> dict[str, np.ndarray]:
+    country = lines["country_of_origin"].fillna(lines["country_of_export"]).astype(object)
+    keys = pd.MultiIndex.from_arrays([lines["taxon"].astype(object), country])
+    codes, uniques = pd.factorize(keys)
+    answers = [screen.taxon(None if t is pd.NA or t != t else t, None if c is pd.NA or c != c else c) for t, c in uniques]
+    info = np.array([a[0] for a in answers] + [None], dtype=object)[codes]
+    appendix = np.array([a[1] for a in answers] + [None], dtype=object)[codes]
+    hs_codes, hs_uniques = pd.factorize(lines["hs_code"].astype(object))
+    hs_answers = [screen.hs(h) for h in hs_uniques]
+    sensitive = np.array([a[0] for a in hs_answers] + [False])[hs_codes]
+    presumed = np.array([a[1] for a in hs_answers] + [False])[hs_codes]
+    has_permit = lines["permits"].astype(bool).to_numpy()
+    no_taxon = lines["taxon"].isna().to_numpy()
+    relevant = np.not_equal(appendix, None) | has_permit | (presumed & no_taxon)
+    return {"info": info, "appendix": appendix, "sensitive": sensitive, "relevant": relevant}
+
+
+def _attr(objects: np.ndarray, name: str) -> pd.Series:
+    codes, uniques = pd.factorize(pd.Series(objects, dtype=object).map(id))
+    table = {}
+    for obj in objects:
+        table.setdefault(id(obj), obj)
+    values = np.array([getattr(table[u], name, None) for u in uniques] + [None], dtype=object)
+    return _col(values[codes])
+
+
+def _facts(lines: pd.DataFrame, screened: dict, starts: np.ndarray, history: pd.DataFrame, *,
+           model_scores: np.ndarray | None, medians: dict | None) -> pd.DataFrame:
+    """One fact row per line with exactly the keys of `riskengine.facts.line_facts`."""
+    n = len(lines)
+    sizes = np.diff(np.append(starts, n))
+    decl = np.repeat(np.arange(len(starts)), sizes)
+    position = np.arange(n) - np.repeat(starts, sizes)
+    value = lines["value"].to_numpy(dtype="float64", na_value=np.nan)
+    total = np.zeros(len(starts))
+    zero_filled = np.where(np.isnan(value), 0.0, value)
+    for k in range(int(sizes.max()) if n else 0):  # left to right, as Python's sum()
+        at = position == k
+        total[decl[at]] += zero_filled[at]
+    mass = lines["net_mass_kg"].to_numpy(dtype="float64", na_value=np.nan)
+    with np.errstate(all="ignore"):
+        unit_value = np.where(~np.isnan(value) & ~np.isnan(mass) & (mass != 0), value / np.where(mass == 0, 1, mass), np.nan)
+    hs = lines["hs_code"].astype(object)
+    if medians:
+        median = hs.str.slice(0, 6).map(medians).to_numpy(dtype="float64", na_value=np.nan)
+        with np.errstate(all="ignore"):
+            ratio = np.where(~np.isnan(unit_value) & ~np.isnan(median) & (median != 0), unit_value / median, np.nan)
+    else:
+        ratio = np.full(n, np.nan)
+    lodged = lines["lodged_at"]
+    info = screened["info"]
+    permits = lines["permits"].astype(object)
+    numbers = permits.map(lambda s: [t.partition(":")[2] for t in s.split(";") if t] if s else [])
+    facts = pd.DataFrame({
+        "declaration.declaration_id": lines["declaration_id"].astype(object),
+        "declaration.direction": lines["direction"].astype(object),
+        "declaration.customs_office": lines["customs_office"].astype(object),
+        "declaration.transport_mode": lines["transport_mode"].astype(object),
+        "declaration.declarant_id": lines["declarant_id"].astype(object),
+        "declaration.importer_id": lines["importer_id"].astype(object),
+        "declaration.importer_name": lines["importer_name"].astype(object),
+        "declaration.importer_country": lines["importer_country"].astype(object),
+        "declaration.exporter_id": lines["exporter_id"].astype(object),
+        "declaration.exporter_name": lines["exporter_name"].astype(object),
+        "declaration.exporter_country": lines["exporter_country"].astype(object),
+        "declaration.country_of_export": lines["country_of_export"].astype(object),
+        "declaration.country_of_destination": lines["country_of_destination"].astype(object),
+        "declaration.transit_countries": lines["transit_countries"].astype(object),
+        "declaration.line_count": sizes[decl].astype("float64"),
+        "declaration.total_value": total[decl],
+        "declaration.lodged_hour": lodged.dt.hour.to_numpy(dtype="float64"),
+        "declaration.lodged_weekday": lodged.dt.weekday.to_numpy(dtype="float64"),
+        "item.line": lines["line"].to_numpy(dtype="float64", na_value=np.nan),
+        "item.hs_code": hs,
+        "item.hs4": hs.str.slice(0, 4),
+        "item.hs2": hs.str.slice(0, 2),
+        "item.description": lines["description"].astype(object),
+        "item.taxon": lines["taxon"].astype(object),
+        "item.accepted_name": _attr(info, "accepted_name"),
+        "item.appendix": _col(screened["appendix"]),
+        "item.kingdom": _attr(info, "kingdom"),
+        "item.class": _attr(info, "class_"),
+        "item.order": _attr(info, "order"),
+        "item.family": _attr(info, "family"),
+        "item.genus": _attr(info, "genus"),
+        "item.cites_relevant": screened["relevant"],
+        "item.hs_sensitive": screened["sensitive"].astype(bool),
+        "item.country_of_origin": lines["country_of_origin"].astype(object),
+        "item.quantity": lines["quantity"].to_numpy(dtype="float64", na_value=np.nan),
+        "item.unit": lines["unit"].astype(object),
+        "item.net_mass_kg": mass,
+        "item.value": value,
+        "item.currency": lines["currency"].astype(object),
+        "item.unit_value": unit_value,
+        "item.unit_value_ratio": ratio,
+        "item.term": lines["term"].astype(object),
+        "item.purpose": lines["purpose"].astype(object),
+        "item.source": lines["source"].astype(object),
+        "item.permit_numbers": numbers,
+        "item.permit_count": numbers.map(len).to_numpy(dtype="float64"),
+        "model_score": np.full(n, np.nan) if model_scores is None else model_scores[decl],
+    })
+    for name in history.columns:
+        facts[name] = history[name].to_numpy()
+    return facts
+
+
+def _active_groups(ruleset: RuleSet, days: pd.Series) -> dict[tuple, np.ndarray]:
+    """Rows grouped by which rules are in force on their lodging day (usually one group)."""
+    groups: dict[tuple, list[int]] = {}
+    for day, positions in days.groupby(days, sort=False).indices.items():
+        on = dt.date.fromisoformat(str(day))
+        active = tuple(rule.is_active(on) for rule in ruleset.rules)
+        groups.setdefault((active, on), []).append(positions)
+    merged: dict[tuple, np.ndarray] = {}
+    for (active, on), parts in groups.items():
+        key = next((k for k in merged if k[0] == active), (active, on))
+        merged[key] = np.concatenate([merged.get(key, np.zeros(0, dtype=np.int64)), *parts])
+    return merged
+
+
+def _rule_hits(ruleset: RuleSet, facts: pd.DataFrame, decl: np.ndarray, n_decl: int) -> list[list[RuleHit]]:
+    """Every declaration's hits in line order, then rule order (the online evaluator's order)."""
+    days = facts["_day"]
+    rule_index = {rule.id: i for i, rule in enumerate(ruleset.rules)}
+    frames = []
+    for (_, on), positions in _active_groups(ruleset, days).items():
+        part = facts.iloc[np.sort(positions)]
+        hits = evaluate_frame(ruleset, part, on=on)
+        frames.append(hits)
+    out: list[list[RuleHit]] = [[] for _ in range(n_decl)]
+    hits = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["row", "rule_id"])
+    if hits.empty:
+        return out
+    hits = hits.assign(rank=hits["rule_id"].map(rule_index)).sort_values(["row", "rank"], kind="stable")
+    cache: dict[int, dict] = {}
+    for row, rule_id in zip(hits["row"].to_numpy(), hits["rule_id"].to_numpy()):
+        rule = ruleset.rules[rule_index[rule_id]]
+        if rule.message:
+            if row not in cache:
+                cache[row] = normalise_fact(facts.loc[row, list(FIELDS)].to_dict())
+            message = rule.render_message(cache[row])
+        else:
+            message = rule.title
+        line = facts.at[row, "item.line"]
+        out[decl[row]].append(RuleHit(rule.id, rule.version, None if np.isnan(line) else int(line), rule.title, message,
+                                      rule.lane, rule.score, rule.confidential))
+    return out
+
+
+def _permit_findings(stages: Stages, screen: _Screen, lines: pd.DataFrame, starts: np.ndarray,
+                     relevant_decl: np.ndarray) -> tuple[dict[int, list[Finding]], dict[int, list[StageNote]], dict[int, str]]:
+    """Findings of the CITES-relevant declarations, checked against the registry snapshot."""
+    snapshot, reference = stages.snapshot, stages.reference
+    quota_cache: dict[tuple, float] = {}
+
+    def quota_used(quota, country, year):
+        key = (id(quota), country, year)
+        if key not in quota_cache:
+            quota_cache[key] = quota_usage_in(snapshot, quota, country, year, reference=reference)
+        return quota_cache[key]
+
+    findings: dict[int, list[Finding]] = {}
+    notes: dict[int, list[StageNote]] = {}
+    errors: dict[int, str] = {}
+    ends = np.append(starts[1:], len(lines))
+    records = lines.iloc[np.concatenate([np.arange(starts[d], ends[d]) for d in relevant_decl])] \
+        if len(relevant_decl) else lines.iloc[:0]
+    rows = records.to_dict("records")
+    offset = 0
+    for d in relevant_decl:
+        size = ends[d] - starts[d]
+        chunk, offset = rows[offset: offset + size], offset + size
+        try:
+            declaration = to_declaration(chunk)
+        except Exception as exc:  # pydantic.ValidationError: online this is a 422
+            errors[int(d)] = f"invalid declaration: {exc}".splitlines()[0][:500]
+            continue
+        contexts = screen.contexts(declaration)
+        try:
+            result = check_declaration(declaration, contexts, snapshot.registry, reference=reference, quota_used=quota_used,
+                                       tolerance=stages.settings.permits.quantity_tolerance)
+            findings[int(d)] = result.findings
+        except Exception as exc:
+            log.exception("permit checks failed")
+            notes[int(d)] = [StageNote("PERMIT_CHECKS_FAILED", f"permit checks failed ({type(exc).__name__}); not released", "yellow")]
+    return findings, notes, errors
+
+
+def assess_lines(stages: Stages, frame: pd.DataFrame) -> pd.DataFrame:
+    """Decisions (DECISION_COLUMNS) for a frame of lines whose declarations are complete and adjacent."""
+    lines = normalise_lines(frame)
+    if lines.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in DECISION_COLUMNS})
+    starts = declaration_bounds(lines)
+    n_decl = len(starts)
+    sizes = np.diff(np.append(starts, len(lines)))
+    decl = np.repeat(np.arange(n_decl), sizes)
+    screen = _screen_cache(stages)
+    screened = _screen_columns(screen, lines)
+    relevant_decl = np.unique(decl[screened["relevant"]])
+    findings, notes, errors = _permit_findings(stages, screen, lines, starts, relevant_decl)
+
+    model_notes: list[StageNote] = []
+    scores = features = None
+    if stages.model is None:
+        model_notes = [StageNote("MODEL_UNAVAILABLE", f"model unavailable ({stages.model_error}); decided on rules and permits alone")]
+    else:
+        try:
+            result = score_declarations(stages.model, lines, starts)
+            scores, features = result.scores, result.features
+        except Exception as exc:
+            log.exception("model scoring failed")
+            model_notes = [StageNote("MODEL_FAILED", f"model scoring failed ({type(exc).__name__}); decided on rules and permits alone")]
+
+    history = history_facts(stages.snapshot.history, lines)
+    facts = _facts(lines, screened, starts, history, model_scores=scores,
+                   medians=getattr(stages.model, "hs_median_unit_value", None) if stages.model else None)
+    whole = {d: [f.code for f in fs if f.line is None] for d, fs in findings.items()}
+    by_line = {}
+    for d, fs in findings.items():
+        for f in fs:
+            if f.line is not None:
+                by_line.setdefault((d, f.line), []).append(f.code)
+    line_numbers = lines["line"].to_numpy(dtype="int64", na_value=0)
+    facts["findings"] = [whole.get(d, []) + by_line.get((d, ln), []) if d in findings else []
+                         for d, ln in zip(decl, line_numbers)]
+    facts["_day"] = lines["lodged_at"].dt.date.astype(str).to_numpy()
+    rules_note: list[StageNote] = []
+    try:
+        hits = _rule_hits(stages.ruleset, facts, decl, n_decl)
+    except Exception as exc:
+        log.exception("rule evaluation failed")
+        hits = [[] for _ in range(n_decl)]
+        rules_note = [StageNote("RULES_FAILED", f"rule evaluation failed ({type(exc).__name__}); not released", "yellow")]
+
+    settings, salt = stages.settings, stages.snapshot.salt
+    model_version = stages.model.version if stages.model is not None and scores is not None else None
+    ids = lines["declaration_id"].to_numpy(dtype=object)[starts]
+    versions = lines["version"].to_numpy(dtype="int64", na_value=1)[starts]
+    out = {c: [] for c in DECISION_COLUMNS}
+    for d in range(n_decl):
+        if d in errors:
+            for c, v in zip(DECISION_COLUMNS, (ids[d], int(versions[d]), None, None, None, None, None,
+                                               stages.ruleset.version, None, errors[d])):
+                out[c].append(v)
+            continue
+        model = None if scores is None else ModelOutcome(float(scores[d]), features[d], stages.model.version)
+        outcome = decide(declaration_id=ids[d], findings=findings.get(d, ()), hits=hits[d], model=model,
+                         notes=notes.get(d, []) + model_notes + rules_note, settings=settings.decision,
+                         model_weight=settings.model.weight, salt=salt)
+        for c, v in zip(DECISION_COLUMNS, (ids[d], int(versions[d]), outcome.decision, outcome.lane, outcome.score,
+                                           outcome.random_selection, json.dumps(outcome.reasons, separators=(",", ":")),
+                                           stages.ruleset.version, model_version, None)):
+            out[c].append(v)
+    return pd.DataFrame(out)
+
+
+_SCREENS: dict[int, _Screen] = {}
+
+
+def _screen_cache(stages: Stages) -> _Screen:
+    screen = _SCREENS.get(id(stages.reference))
+    if screen is None:
+        screen = _SCREENS[id(stages.reference)] = _Screen(stages.reference)
+    return screen
