@@ -37,7 +37,9 @@ def _record_batches(path: Path, batch_lines: int) -> Iterator[pd.DataFrame]:
     elif suffix in (".csv", ".gz") or path.name.endswith(".csv.gz"):
         types = {name: pa.string() for name, dtype in HISTORY_COLUMNS.items() if dtype == "string"}
         reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 22),
-                                convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True))
+                                # only an empty field is missing: "NA" is Namibia
+                                convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True,
+                                                                     null_values=[""]))
         for batch in reader:
             yield batch.to_pandas()
     elif suffix in (".jsonl", ".ndjson", ".json"):

@@ -150,7 +150,7 @@ def _facts(lines: pd.DataFrame, screened: dict, starts: np.ndarray, history: pd.
         "declaration.line_count": sizes[decl].astype("float64"),
         "declaration.total_value": total[decl],
         "declaration.lodged_hour": lodged.dt.hour.to_numpy(dtype="float64"),
-        "declaration.lodged_weekday": lodged.dt.weekday.to_numpy(dtype="float64"),
+        "declaration.lodged_weekday": lodged.dt.day_of_week.to_numpy(dtype="float64"),
         "item.line": lines["line"].to_numpy(dtype="float64", na_value=np.nan),
         "item.hs_code": hs,
         "item.hs4": hs.str.slice(0, 4),
@@ -255,7 +255,9 @@ def _permit_findings(stages: Stages, screen: _Screen, lines: pd.DataFrame, start
         try:
             declaration = to_declaration(chunk)
         except Exception as exc:  # pydantic.ValidationError: online this is a 422
-            errors[int(d)] = f"invalid declaration: {exc}".splitlines()[0][:500]
+            problems = exc.errors() if hasattr(exc, "errors") else [{"loc": (), "msg": str(exc)}]
+            errors[int(d)] = "invalid declaration: " + "; ".join(
+                f"{'.'.join(map(str, p['loc']))}: {p['msg']}" for p in problems)[:500]
             continue
         contexts = screen.contexts(declaration)
         try:

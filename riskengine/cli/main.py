@@ -11,6 +11,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
+from riskengine.cli.batch_cmd import register as register_batch_command
 from riskengine.cli.report_cmds import register as register_report_commands
 from riskengine.config import ConfigError, Settings, load_settings
 from riskengine.store.audit import Actor
@@ -29,6 +30,7 @@ app.add_typer(rules_app, name="rules")
 app.add_typer(audit_app, name="audit")
 app.add_typer(report_app, name="report")
 register_report_commands(report_app)
+register_batch_command(app)
 
 console = Console()
 err = Console(stderr=True)
