@@ -53,6 +53,11 @@ class DecisionSettings(_Section):
     random_salt: str = ""
     registry_unavailable_lane: Lane = "yellow"
     finding_lanes: dict[str, Lane] = Field(default_factory=dict)
+    # Expected share of declarations per inspection lane; a lane below it is topped up from the
+    # highest-scored released declarations (None: no top-up).
+    capacity: dict[Literal["red", "yellow"], float | None] = Field(default_factory=dict)
+    capacity_window: int = Field(default=5000, ge=10)
+    capacity_refresh: int = Field(default=200, ge=1)
 
     @field_validator("red_threshold")
     @classmethod

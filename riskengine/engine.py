@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from riskengine.config import Settings
+from riskengine.decision.capacity import topup_thresholds
 from riskengine.decision.lanes import LaneDecision, ModelOutcome, StageNote, decide
 from riskengine.errors import AssessmentNotFound, ConflictError, OutcomeAlreadyRecorded
 from riskengine.facts import line_facts
@@ -65,6 +66,7 @@ class Prepared:
     quotas: dict[str, float] = field(default_factory=dict)
     refused: list[dict[str, Any]] = field(default_factory=list)
     confidential: list[str] = field(default_factory=list)
+    topup: dict[str, float] = field(default_factory=dict)
 
 
 class Engine:
@@ -79,6 +81,9 @@ class Engine:
         self.model_error = model_error
         self._salt: str | None = settings.decision.random_salt or None
         self._salt_lock = threading.Lock()
+        self._topup: dict[str, float] | None = None
+        self._since_topup = 0
+        self._topup_lock = threading.Lock()
         self.metrics = Metrics()
         self.metrics.model_mode.set(1 if model is not None else 0)
         self.remember_ruleset()
@@ -124,6 +129,22 @@ class Engine:
                          before={"version": before}, after={"version": result.version, "ok": result.ok},
                          detail={"ok": result.ok, "problems": result.problems[:50]})
         return result
+
+    def capacity_thresholds(self) -> dict[str, float]:
+        """Top-up thresholds from the last decisions, recomputed every `capacity_refresh` assessments."""
+        decision = self.settings.decision
+        if not any(decision.capacity.values()):
+            return {}
+        with self._topup_lock:
+            if self._topup is None or self._since_topup >= decision.capacity_refresh:
+                with self.database.session() as session:
+                    rows = session.execute(
+                        select(Assessment.lane, Assessment.score).order_by(Assessment.assessed_at.desc()).limit(decision.capacity_window)
+                    ).all()
+                self._topup = topup_thresholds([r.lane for r in rows], [r.score for r in rows], decision.capacity)
+                self._since_topup = 0
+            self._since_topup += 1
+            return dict(self._topup)
 
     @property
     def salt(self) -> str:
@@ -260,6 +281,7 @@ class Engine:
             hits = []
             notes.append(StageNote("RULES_FAILED", f"rule evaluation failed ({type(exc).__name__}); not released", "yellow"))
         return decide(
+            topup=prepared.topup,
             declaration_id=declaration.declaration_id,
             findings=prepared.findings,
             hits=hits,
@@ -279,6 +301,7 @@ class Engine:
         if stored is not None:
             return stored
         prepared = self.prepare(declaration)
+        prepared.topup = self.capacity_thresholds()
         try:
             return self._record(prepared, actor=actor)
         except IntegrityError:
@@ -452,7 +475,8 @@ def stage_inputs(prepared: Prepared) -> dict[str, Any]:
         registry = [asdict(permit) | {"issued_on": permit.issued_on.isoformat(), "valid_until": permit.valid_until.isoformat()}
                     for permit in prepared.registry.values()]
     return {"registry": registry, "history": {str(k): v for k, v in prepared.history.items()},
-            "quotas": prepared.quotas, "refused": prepared.refused, "confidential_rules": prepared.confidential}
+            "quotas": prepared.quotas, "refused": prepared.refused, "confidential_rules": prepared.confidential,
+            "topup": prepared.topup}
 
 
 def registry_from_inputs(inputs: dict[str, Any]) -> dict[tuple[str, str], RegisteredPermit] | None:

@@ -71,6 +71,7 @@ def replay(engine: Engine, assessment_id: str, *, model_dir: Path | None = None)
             prepared.notes = [n for n in prepared.notes if n.code not in ("MODEL_UNAVAILABLE", "MODEL_FAILED")]
             prepared.notes += [n for n in _stored_notes(stored)]
         prepared.findings.extend(refusal_findings(inputs.get("refused", [])))
+        prepared.topup = inputs.get("topup", {})
         outcome = engine.evaluate(prepared, rules=_Locked(evaluator))
     finally:
         evaluator.close()

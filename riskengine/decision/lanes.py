@@ -84,6 +84,7 @@ def decide(
     settings: DecisionSettings,
     model_weight: float,
     salt: str,
+    topup: dict[str, float] | None = None,
 ) -> LaneDecision:
     """Combine permit findings, rule hits and the model score into a lane with every reason."""
     reasons: list[dict[str, Any]] = []
@@ -113,6 +114,12 @@ def decide(
     score = round(min(100.0, max(0.0, rule_score + model_points)), 2)
     lanes.append(score_lane(score, settings))
     lane = _most_severe(lanes)
+    for target in ("red", "yellow"):
+        threshold = (topup or {}).get(target)
+        if lane not in INSPECT_LANES and threshold is not None and score >= threshold:
+            lane = target
+            reasons.append({"source": "capacity", "code": "CAPACITY_TOP_UP", "lane": target, "score": score,
+                            "message": f"{target} lane below its expected rate; score {score:g} is among the highest released"})
     random_selection = False
     if lane not in INSPECT_LANES and random_draw(salt, declaration_id) < settings.random_rate:
         random_selection = True
