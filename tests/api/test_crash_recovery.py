@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import copy
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -18,23 +16,11 @@ from sqlalchemy import func, select
 from riskengine.auditing import verify_audit
 from riskengine.store.db import Database
 from riskengine.store.tables import Assessment, PermitLineRow, Reservation
-from tests.api.test_end_to_end import DECLARATION, PERMIT, PERMIT_PATH, cli, free_port
+from tests.api.test_end_to_end import DECLARATION, PERMIT, PERMIT_PATH
+from tests.servers import cli, free_port, start_server
 
 REPO = Path(__file__).resolve().parents[2]
 N = 40
-
-
-def start(config: Path, port: int, log) -> subprocess.Popen:
-    process = subprocess.Popen([sys.executable, "-m", "riskengine", "serve", "--config", str(config), "--port", str(port)],
-                               stdout=log, stderr=subprocess.STDOUT)
-    for _ in range(300):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise AssertionError("server did not start")
 
 
 def declaration(n: int) -> dict:
@@ -55,7 +41,7 @@ def test_kill_mid_request_then_retry_gives_one_decision_and_one_reservation_each
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = open(tmp_path / "server.log", "w")
-    process = start(config, port, log)
+    process = start_server(config, port, log)
     httpx.put(f"{base}{PERMIT_PATH}", json=PERMIT | {"lines": [PERMIT["lines"][0] | {"quantity": 1000}]},
               headers={"Authorization": f"Bearer {keys['management_authority']}"}, timeout=30).raise_for_status()
     headers = {"Authorization": f"Bearer {keys['single_window']}"}
@@ -75,7 +61,7 @@ def test_kill_mid_request_then_retry_gives_one_decision_and_one_reservation_each
     for thread in threads:
         thread.join(timeout=20)
 
-    process = start(config, port, log)
+    process = start_server(config, port, log)
     try:
         first = {}
         for n in range(N):

@@ -3,10 +3,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -15,8 +11,9 @@ import httpx
 import pytest
 import yaml
 
+from tests.servers import cli, free_port, start_server, stop_server
+
 REPO = Path(__file__).resolve().parents[2]
-RISKENGINE = [sys.executable, "-m", "riskengine"]
 
 PERMIT = {
     "number": "CM/EX/2026/00123", "issuing_country": "CM", "type": "export",
@@ -42,16 +39,6 @@ DECLARATION = {
 PERMIT_PATH = f"/v1/permits/CM/{quote('CM/EX/2026/00123', safe='')}"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cli(*args: str, config: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([*RISKENGINE, *args, "--config", str(config)], capture_output=True, text=True, timeout=120, check=True)
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     work = tmp_path_factory.mktemp("e2e")
@@ -68,23 +55,10 @@ def server(tmp_path_factory):
         keys[role] = cli("apikey", "create", f"{role}-1", "--role", role, config=config).stdout.strip().splitlines()[-1]
     port = free_port()
     log = open(work / "server.log", "w")
-    process = subprocess.Popen([*RISKENGINE, "serve", "--config", str(config), "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, cwd=work)
+    process = start_server(config, port, log)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.2)
-        if process.poll() is not None:
-            pytest.fail(f"server exited: {(work / 'server.log').read_text()}")
-    else:
-        process.kill()
-        pytest.fail("server did not start within 60 s")
     yield {"base": base, "keys": keys, "work": work}
-    process.terminate()
-    process.wait(timeout=20)
+    stop_server(process)
     log.close()
 
 

@@ -1,12 +1,8 @@
 """A bounded property-based run of our OpenAPI schema against a real server: no 5xx, responses as documented."""
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 import schemathesis
 import yaml
@@ -14,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import response_schema_conformance
 from schemathesis.checks import not_a_server_error
 
-from tests.api.test_end_to_end import cli, free_port
+from tests.servers import cli, free_port, start_server, stop_server
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -33,18 +29,10 @@ def admin_server(tmp_path_factory):
     key = cli("apikey", "create", "fuzzer", "--role", "admin", config=config).stdout.strip().splitlines()[-1]
     port = free_port()
     log = open(work / "server.log", "w")
-    process = subprocess.Popen([sys.executable, "-m", "riskengine", "serve", "--config", str(config), "--port", str(port)],
-                               stdout=log, stderr=subprocess.STDOUT)
+    process = start_server(config, port, log)
     base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.2)
     yield base, key, work
-    process.terminate()
-    process.wait(timeout=20)
+    stop_server(process)
     log.close()
 
 
