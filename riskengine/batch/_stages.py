@@ -215,6 +215,7 @@ def _rule_hits(ruleset: RuleSet, facts: pd.DataFrame, decl: np.ndarray, n_decl: 
         return out
     hits = hits.assign(rank=hits["rule_id"].map(rule_index)).sort_values(["row", "rank"], kind="stable")
     cache: dict[int, dict] = {}
+    line_numbers = facts["item.line"].to_numpy()
     for row, rule_id in zip(hits["row"].to_numpy(), hits["rule_id"].to_numpy()):
         rule = ruleset.rules[rule_index[rule_id]]
         if rule.message:
@@ -223,7 +224,7 @@ def _rule_hits(ruleset: RuleSet, facts: pd.DataFrame, decl: np.ndarray, n_decl: 
             message = rule.render_message(cache[row])
         else:
             message = rule.title
-        line = facts.at[row, "item.line"]
+        line = line_numbers[row]  # the facts frame has a RangeIndex: labels are positions
         out[decl[row]].append(RuleHit(rule.id, rule.version, None if np.isnan(line) else int(line), rule.title, message,
                                       rule.lane, rule.score, rule.confidential))
     return out

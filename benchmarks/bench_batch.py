@@ -1,0 +1,73 @@
+"""Batch throughput and peak memory: generated declaration lines through rules and model.
+
+    .venv/bin/python benchmarks/bench_batch.py [--sizes 100000,1000000] [--workers 2] [--quick]
+
+Each size runs in its own subprocess so its peak RSS is its own. The store snapshot is empty (the
+generated permits have no registry), so cited permits are PERMIT_UNKNOWN and history facts are zero.
+Goals (issue 7): at least 100,000 lines/s on 2 cores; peak memory flat from 100,000 to 1,000,000 lines.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import batch_settings, peak_rss_mb, trained_model  # noqa: E402
+
+CACHE = Path(tempfile.gettempdir()) / "riskengine-bench"
+
+
+def _one(lines: int, workers: int, chunk: int) -> dict:
+    from riskengine.batch import build_stages, empty_snapshot, run_batch
+    from riskengine.synth import generate_history_frame
+
+    source = CACHE / f"lines-{lines}.parquet"
+    if not source.exists():
+        generate_history_frame(lines, seed=11).to_parquet(source, row_group_size=100_000)
+    settings = batch_settings(trained_model(CACHE))
+    stages = build_stages(settings, empty_snapshot("bench"))
+    baseline = peak_rss_mb()
+    out = CACHE / f"out-{lines}.parquet"
+    started = time.perf_counter()
+    summary = run_batch(source, out, settings=settings, workers=workers, chunk_lines=chunk, stages=stages)
+    seconds = time.perf_counter() - started
+    return {"lines": summary.lines, "declarations": summary.declarations, "workers": workers, "seconds": round(seconds, 2),
+            "lines_per_s": round(summary.lines / seconds), "peak_rss_mb": round(peak_rss_mb(), 1),
+            "rss_before_run_mb": round(baseline, 1), "lanes": summary.lanes}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--chunk", type=int, default=50_000)
+    parser.add_argument("--quick", action="store_true", help="100,000 and 200,000 lines only")
+    parser.add_argument("--run", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    CACHE.mkdir(exist_ok=True)
+    if args.run:
+        print(json.dumps(_one(args.run, args.workers, args.chunk)))
+        return
+    trained_model(CACHE)
+    sizes = [100_000, 200_000] if args.quick else [int(s) for s in args.sizes.split(",")]
+    print(f"{'lines':>10} {'decls':>8} {'workers':>7} {'seconds':>8} {'lines/s':>9} {'peak RSS MB':>12}")
+    for size in sizes:
+        result = subprocess.run([sys.executable, __file__, "--run", str(size), "--workers", str(args.workers),
+                                 "--chunk", str(args.chunk)], capture_output=True, text=True, timeout=900)
+        if result.returncode:
+            print(result.stderr[-3000:])
+            raise SystemExit(1)
+        r = json.loads(result.stdout.strip().splitlines()[-1])
+        print(f"{r['lines']:>10,} {r['declarations']:>8,} {r['workers']:>7} {r['seconds']:>8} {r['lines_per_s']:>9,} "
+              f"{r['peak_rss_mb']:>12}")
+    print("goal: >= 100,000 lines/s on 2 cores; peak RSS flat across sizes")
+
+
+if __name__ == "__main__":
+    main()
