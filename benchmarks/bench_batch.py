@@ -25,11 +25,8 @@ CACHE = Path(tempfile.gettempdir()) / "riskengine-bench"
 
 def _one(lines: int, workers: int, chunk: int) -> dict:
     from riskengine.batch import build_stages, empty_snapshot, run_batch
-    from riskengine.synth import generate_history_frame
 
     source = CACHE / f"lines-{lines}.parquet"
-    if not source.exists():
-        generate_history_frame(lines, seed=11).to_parquet(source, row_group_size=100_000)
     settings = batch_settings(trained_model(CACHE))
     stages = build_stages(settings, empty_snapshot("bench"))
     baseline = peak_rss_mb()
@@ -49,13 +46,23 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=50_000)
     parser.add_argument("--quick", action="store_true", help="100,000 and 200,000 lines only")
     parser.add_argument("--run", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--generate", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     CACHE.mkdir(exist_ok=True)
     if args.run:
         print(json.dumps(_one(args.run, args.workers, args.chunk)))
         return
+    if args.generate:  # in its own process, so the measured run's peak RSS does not include it
+        from riskengine.synth import generate_history_frame
+
+        generate_history_frame(args.generate, seed=11).to_parquet(CACHE / f"lines-{args.generate}.parquet",
+                                                                  row_group_size=100_000)
+        return
     trained_model(CACHE)
     sizes = [100_000, 200_000] if args.quick else [int(s) for s in args.sizes.split(",")]
+    for size in sizes:
+        if not (CACHE / f"lines-{size}.parquet").exists():
+            subprocess.run([sys.executable, __file__, "--generate", str(size)], check=True, timeout=900)
     print(f"{'lines':>10} {'decls':>8} {'workers':>7} {'seconds':>8} {'lines/s':>9} {'peak RSS MB':>12}")
     for size in sizes:
         result = subprocess.run([sys.executable, __file__, "--run", str(size), "--workers", str(args.workers),

@@ -79,7 +79,8 @@ def server(postgres_url, tmp_path):
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "riskengine", "serve", "--config", str(config), "--workers", "4", "--port", str(port)],
-        cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # a log file, not a pipe: an unread pipe fills up and blocks the workers' logging
+        cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL, stderr=(tmp_path / "server.log").open("wb"))
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
@@ -89,7 +90,7 @@ def server(postgres_url, tmp_path):
                     break
             except httpx.TransportError:
                 pass
-            assert process.poll() is None, process.stderr.read().decode()[-2000:]
+            assert process.poll() is None, (tmp_path / "server.log").read_text()[-2000:]
             assert time.monotonic() < deadline, "server did not become ready"
             time.sleep(0.3)
         yield {"base": base, "keys": keys, "url": postgres_url}
