@@ -18,7 +18,7 @@ __all__ = ["export_audit", "verify_audit"]
 
 def verify_audit(database: Database, *, batch: int = 5000) -> tuple[int, ChainProblem | None]:
     """Walk the whole chain in sequence order; the count checked and the first problem, if any."""
-    with database.session() as session:
+    with database.read() as session:
         head = session.get(AuditHead, 1)
         records = session.execute(select(AuditRecord).order_by(AuditRecord.seq).execution_options(yield_per=batch)).scalars()
         return verify_chain(records, head)
@@ -41,7 +41,7 @@ def export_audit(database: Database, out: Path, *, start: dt.datetime, end: dt.d
     """
     digest = hashlib.sha256()
     count, first, last = 0, None, None
-    with database.session() as session, out.open("w", encoding="utf-8") as handle:
+    with database.read() as session, out.open("w", encoding="utf-8") as handle:
         query = select(AuditRecord).where(AuditRecord.at >= start, AuditRecord.at < end).order_by(AuditRecord.seq)
         for record in session.execute(query.execution_options(yield_per=5000)).scalars():
             line = json.dumps(_record(record), sort_keys=True) + "\n"

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from riskengine.config import Settings
@@ -30,12 +30,19 @@ from riskengine.ruleset import ReloadResult, RulesHolder, rule_files
 from riskengine.schemas import Declaration, Decision, Outcome, declaration_hash
 from riskengine.store.audit import Actor, append_audit
 from riskengine.store.db import Database, StoreUnavailable
-from riskengine.store.history import aggregates, line_rows
-from riskengine.store.permits import RegisteredLine, RegisteredPermit, load_registered, reserve, settle_reservations
+from riskengine.store.history import aggregates, line_rows, permit_ref_rows
+from riskengine.store.permits import (
+    RegisteredLine,
+    RegisteredPermit,
+    load_registered,
+    reserve,
+    settle_reservations,
+    use_reserved,
+)
 from riskengine.store.tables import (
     Assessment,
     RulesetVersion,
-    DeclarationLineRow,
+    Base,
     DeclarationRow,
     EngineState,
     OutcomeRow,
@@ -44,6 +51,9 @@ from riskengine.store.tables import (
 )
 
 __all__ = ["Engine", "Prepared"]
+
+_TABLES = Base.metadata.tables
+_INSERT_DECLARATION = _TABLES["declarations"].insert().returning(_TABLES["declarations"].c.id)
 
 log = logging.getLogger("riskengine.engine")
 
@@ -137,7 +147,7 @@ class Engine:
             return {}
         with self._topup_lock:
             if self._topup is None or self._since_topup >= decision.capacity_refresh:
-                with self.database.session() as session:
+                with self.database.read() as session:
                     rows = session.execute(
                         select(Assessment.lane, Assessment.score).order_by(Assessment.assessed_at.desc()).limit(decision.capacity_window)
                     ).all()
@@ -202,11 +212,14 @@ class Engine:
 
     def prepare(self, declaration: Declaration) -> Prepared:
         """Read what the stages need from the store, then run every stage up to the rules; writes nothing."""
+        with self.database.read() as session:
+            return self._prepare(session, declaration)
+
+    def _prepare(self, session, declaration: Declaration) -> Prepared:
         lines = self.screen(declaration)
-        with self.database.session() as session:
-            registry = self._registry(session, declaration)
-            history = aggregates(session, declaration)
-            quotas = self._quota_usage(session, declaration, lines)
+        registry = self._registry(session, declaration)
+        history = aggregates(session, declaration)
+        quotas = self._quota_usage(session, declaration, lines)
         return self.compute(declaration, registry=registry, history=history, quotas=quotas, lines=lines)
 
     def _quota_usage(self, session, declaration: Declaration, lines: list[LineContext]) -> dict[str, float]:
@@ -295,56 +308,59 @@ class Engine:
     # -- the one write ------------------------------------------------------------------------
     def assess(self, declaration: Declaration, *, actor: Actor) -> Decision:
         """Assess a declaration and record the decision; a retry of the same version replays it."""
-        body_hash = declaration_hash(declaration.model_dump(mode="json"))
+        body = declaration.model_dump(mode="json")
+        body_hash = declaration_hash(body)
         _ = self.salt  # read before the write transaction, which must not wait on a second connection
-        stored = self._stored(declaration, body_hash)
-        if stored is not None:
-            return stored
-        prepared = self.prepare(declaration)
+        with self.database.read() as session:
+            stored = self._stored(session, declaration, body_hash)
+            if stored is not None:
+                return stored
+            prepared = self._prepare(session, declaration)
         prepared.topup = self.capacity_thresholds()
         try:
             return self._record(prepared, actor=actor)
         except IntegrityError:
             # Another worker recorded the same declaration version first: answer with its decision.
-            stored = self._stored(declaration, body_hash)
+            with self.database.read() as session:
+                stored = self._stored(session, declaration, body_hash)
             if stored is None:
                 raise
             return stored
 
-    def _stored(self, declaration: Declaration, body_hash: str) -> Decision | None:
-        with self.database.session() as session:
-            row = session.execute(
-                select(DeclarationRow, Assessment)
-                .join(Assessment, Assessment.declaration_pk == DeclarationRow.id)
-                .where(DeclarationRow.declaration_id == declaration.declaration_id, DeclarationRow.version == declaration.version)
-            ).first()
-            if row is None:
-                return None
-            if row.DeclarationRow.body_hash != body_hash:
-                raise ConflictError(
-                    f"declaration {declaration.declaration_id} version {declaration.version} was already assessed with a different body"
-                )
-            return _decision(row.Assessment.response | {"replayed": True}, row.Assessment.inputs)
+    def _stored(self, session, declaration: Declaration, body_hash: str) -> Decision | None:
+        row = session.execute(
+            select(DeclarationRow.body_hash, Assessment.response, Assessment.inputs)
+            .join(Assessment, Assessment.declaration_pk == DeclarationRow.id)
+            .where(DeclarationRow.declaration_id == declaration.declaration_id, DeclarationRow.version == declaration.version)
+        ).first()
+        if row is None:
+            return None
+        if row.body_hash != body_hash:
+            raise ConflictError(
+                f"declaration {declaration.declaration_id} version {declaration.version} was already assessed with a different body"
+            )
+        return _decision(row.response | {"replayed": True}, row.inputs)
 
     def _record(self, prepared: Prepared, *, actor: Actor) -> Decision:
+        """The one write: declaration, reservations, decision, reasons, history rows and audit record.
+
+        Core statements rather than ORM objects: this runs for every declaration and the unit of
+        work's bookkeeping cost more than the inserts.
+        """
         declaration = prepared.declaration
         now = dt.datetime.now(dt.timezone.utc)
         assessment_id = str(uuid.uuid4())
+        tolerance = self.settings.permits.quantity_tolerance
         with self.database.session() as session:
-            row = DeclarationRow(
-                declaration_id=declaration.declaration_id,
-                version=declaration.version,
-                body=prepared.body,
-                body_hash=prepared.body_hash,
-                lodged_at=declaration.lodged_at,
-                received_at=now,
-            )
-            session.add(row)
-            session.flush()  # the unique (id, version) constraint decides races between workers here
-            reservations = []
+            db = session.connection()
+            pk = db.execute(_INSERT_DECLARATION, {
+                "declaration_id": declaration.declaration_id, "version": declaration.version, "body": prepared.body,
+                "body_hash": prepared.body_hash, "lodged_at": declaration.lodged_at, "received_at": now,
+            }).scalar_one()  # the unique (id, version) constraint decides races between workers here
+            reserved = []
             for claim in prepared.claims:
-                if reserve(session, permit_line_id=claim.permit_line_id, quantity=claim.quantity, tolerance=self.settings.permits.quantity_tolerance):
-                    reservations.append(claim)
+                if reserve(session, permit_line_id=claim.permit_line_id, quantity=claim.quantity, tolerance=tolerance):
+                    reserved.append(claim)
                 else:
                     prepared.refused.append({"line": claim.line, "permit": claim.permit[1], "quantity": claim.quantity})
             prepared.findings.extend(refusal_findings(prepared.refused))
@@ -362,40 +378,35 @@ class Engine:
                 model_version=prepared.model.version if prepared.model else None,
                 assessed_at=now,
             )
-            response = decision.model_dump(mode="json", exclude_none=False)
-            session.add(
-                Assessment(
-                    id=assessment_id,
-                    declaration_pk=row.id,
-                    declaration_id=declaration.declaration_id,
-                    declaration_version=declaration.version,
-                    decision=decision.decision,
-                    lane=decision.lane,
-                    score=decision.score,
-                    random_selection=decision.random_selection,
-                    ruleset_version=decision.ruleset_version,
-                    model_version=decision.model_version,
-                    customs_office=declaration.customs_office,
-                    assessed_at=now,
-                    response=response,
-                    inputs=stage_inputs(prepared),
-                    actor=actor.name,
-                    reasons=[
-                        ReasonRow(position=i, source=r.source, code=r.code, rule_id=r.rule_id, line=r.line, permit=r.permit,
-                                  lane=r.lane, score=r.score, message=r.message)
-                        for i, r in enumerate(decision.reasons)
-                    ],
-                )
-            )
-            session.flush()
-            for claim in reservations:
-                session.add(Reservation(assessment_id=assessment_id, permit_line_id=claim.permit_line_id,
-                                        declaration_line=claim.line, quantity=claim.quantity, state="reserved"))
-            session.flush()
-            if decision.decision == "release":
-                settle_reservations(session, assessment_id, use=True)
-            for line in line_rows(declaration, row.id):
-                session.add(DeclarationLineRow(**line))
+            response = decision.model_dump(mode="json")
+            db.execute(_TABLES["assessments"].insert(), {
+                "id": assessment_id, "declaration_pk": pk, "declaration_id": declaration.declaration_id,
+                "declaration_version": declaration.version, "decision": decision.decision, "lane": decision.lane,
+                "score": decision.score, "random_selection": decision.random_selection,
+                "ruleset_version": decision.ruleset_version, "model_version": decision.model_version,
+                "customs_office": declaration.customs_office, "assessed_at": now, "response": response,
+                "inputs": stage_inputs(prepared), "actor": actor.name,
+            })
+            db.execute(_TABLES["reasons"].insert(), [
+                {"assessment_id": assessment_id, "position": i, "source": r.source, "code": r.code, "rule_id": r.rule_id,
+                 "line": r.line, "permit": r.permit, "lane": r.lane, "score": r.score, "message": r.message}
+                for i, r in enumerate(decision.reasons)
+            ])
+            if reserved:
+                # A release uses the quantities at once; an inspection keeps them reserved until the outcome.
+                state = "used" if decision.decision == "release" else "reserved"
+                db.execute(_TABLES["reservations"].insert(), [
+                    {"assessment_id": assessment_id, "permit_line_id": c.permit_line_id, "declaration_line": c.line,
+                     "quantity": c.quantity, "state": state}
+                    for c in reserved
+                ])
+                if state == "used":
+                    for claim in reserved:
+                        use_reserved(session, permit_line_id=claim.permit_line_id, quantity=claim.quantity)
+            db.execute(_TABLES["declaration_lines"].insert(), line_rows(declaration, pk))
+            refs = permit_ref_rows(declaration, pk)
+            if refs:
+                db.execute(_TABLES["declaration_permit_refs"].insert(), refs)
             append_audit(
                 session, actor=actor, action="assessment.create", entity="assessment", entity_id=assessment_id,
                 after=response, detail={"declaration_id": declaration.declaration_id, "version": declaration.version,
@@ -407,7 +418,7 @@ class Engine:
 
     # -- reads and outcomes -------------------------------------------------------------------
     def get_assessment(self, assessment_id: str) -> Decision:
-        with self.database.session() as session:
+        with self.database.read() as session:
             row = session.get(Assessment, assessment_id)
             if row is None:
                 raise AssessmentNotFound(f"no assessment {assessment_id}")

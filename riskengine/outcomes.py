@@ -24,7 +24,7 @@ def label_of(result: str | None) -> tuple[object, object]:
 def history_from_database(database: Database) -> pd.DataFrame:
     """One row per assessed declaration line with its lane and, where recorded, the outcome as labels."""
     rows = []
-    with database.session() as session:
+    with database.read() as session:
         query = (
             select(DeclarationRow.body, Assessment.lane, OutcomeRow.result)
             .join(Assessment, Assessment.declaration_pk == DeclarationRow.id)

@@ -78,7 +78,7 @@ class ApiKeys:
         if len(parts) < 3 or parts[0] != "rk":
             raise InvalidKey("malformed API key")
         digest = hashlib.sha256(presented.encode()).hexdigest()
-        with self.database.session() as session:
+        with self.database.read() as session:
             known = self._verified.get(digest)
             if known is not None:
                 row = session.get(ApiKey, known.key_id)

@@ -34,7 +34,7 @@ def selection_frame(database: Database, *, start: dt.datetime | None = None, end
         query = query.where(Assessment.assessed_at < end)
     if office is not None:
         query = query.where(Assessment.customs_office == office)
-    with database.session() as session:
+    with database.read() as session:
         rows = session.execute(query).all()
         ids = [r.id for r in rows]
         hits = []

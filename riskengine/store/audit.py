@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from riskengine.store.tables import AuditHead, AuditRecord
@@ -59,6 +59,12 @@ def _fields(record: AuditRecord) -> dict[str, Any]:
     }
 
 
+_HEAD = AuditHead.__table__
+_RECORDS = AuditRecord.__table__
+_LOCK_HEAD = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update()
+_MOVE_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+
+
 def append_audit(
     session: Session,
     *,
@@ -70,32 +76,34 @@ def append_audit(
     after: Any = None,
     detail: dict[str, Any] | None = None,
     at: dt.datetime | None = None,
-) -> AuditRecord:
-    """Append one record in the caller's transaction; the head row lock keeps the chain linear."""
-    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
+) -> dict[str, Any]:
+    """Append one record in the caller's transaction; the head row lock keeps the chain linear.
+
+    Written with Core statements: it runs in every assessment's write transaction.
+    """
+    db = session.connection()
+    head = db.execute(_LOCK_HEAD).first()
     if head is None:
-        head = AuditHead(id=1, seq=0, hash=GENESIS)
-        session.add(head)
-        session.flush()
-    record = AuditRecord(
-        seq=head.seq + 1,
-        at=at or dt.datetime.now(dt.timezone.utc),
-        actor=actor.name,
-        role=actor.role,
-        action=action,
-        entity=entity,
-        entity_id=entity_id,
-        before_hash=content_hash(before),
-        after_hash=content_hash(after),
-        detail=detail or {},
-        prev_hash=head.hash,
-        hash="",
-    )
-    record.hash = _record_hash(record.prev_hash, _fields(record))
-    session.add(record)
-    head.seq = record.seq
-    head.hash = record.hash
-    session.flush()
+        db.execute(_HEAD.insert(), {"id": 1, "seq": 0, "hash": GENESIS})
+        seq, prev_hash = 0, GENESIS
+    else:
+        seq, prev_hash = head.seq, head.hash
+    record = {
+        "seq": seq + 1,
+        "at": at or dt.datetime.now(dt.timezone.utc),
+        "actor": actor.name,
+        "role": actor.role,
+        "action": action,
+        "entity": entity,
+        "entity_id": entity_id,
+        "before_hash": content_hash(before),
+        "after_hash": content_hash(after),
+        "detail": detail or {},
+    }
+    record["prev_hash"] = prev_hash
+    record["hash"] = _record_hash(prev_hash, _fields(AuditRecord(**record)))
+    db.execute(_RECORDS.insert(), record)
+    db.execute(_MOVE_HEAD, {"new_seq": record["seq"], "new_hash": record["hash"]})
     return record
 
 

@@ -41,9 +41,17 @@ class Database:
             )
             event.listen(self.engine, "connect", _sqlite_on_connect)
             event.listen(self.engine, "begin", _sqlite_begin_immediate)
+            # Readers take no write lock: WAL lets them run beside the one writer.
+            self.read_engine: Engine = create_engine(
+                url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False}
+            )
+            event.listen(self.read_engine, "connect", _sqlite_on_connect)
+            event.listen(self.read_engine, "begin", _sqlite_begin_deferred)
         else:
             self.engine = create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+            self.read_engine = self.engine
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = sessionmaker(self.read_engine, expire_on_commit=False)
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
@@ -51,6 +59,18 @@ class Database:
         try:
             with self._sessions.begin() as session:
                 yield session
+        except (OperationalError, InterfaceError) as exc:
+            raise StoreUnavailable(f"database unavailable: {exc.orig}") from exc
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading only: one consistent snapshot, rolled back at the end, no write lock."""
+        try:
+            with self._readers() as session:
+                try:
+                    yield session
+                finally:
+                    session.rollback()
         except (OperationalError, InterfaceError) as exc:
             raise StoreUnavailable(f"database unavailable: {exc.orig}") from exc
 
@@ -73,6 +93,7 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self.read_engine.dispose()
 
 
 def _sqlite_on_connect(dbapi_connection, _record) -> None:
@@ -84,6 +105,10 @@ def _sqlite_on_connect(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _sqlite_begin_deferred(connection) -> None:
+    connection.exec_driver_sql("BEGIN")
 
 
 def _sqlite_begin_immediate(connection) -> None:

@@ -28,6 +28,7 @@ __all__ = [
     "put_permit",
     "reserve",
     "settle_reservations",
+    "use_reserved",
 ]
 
 
@@ -263,6 +264,17 @@ def reserve(session: Session, *, permit_line_id: int, quantity: float, tolerance
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
+
+
+def use_reserved(session: Session, *, permit_line_id: int, quantity: float) -> None:
+    """Move `quantity` of a permit line from reserved to used (a released declaration)."""
+    line = PermitLineRow.__table__.c
+    session.execute(
+        update(PermitLineRow)
+        .where(line.id == permit_line_id)
+        .values(quantity_reserved=line.quantity_reserved - quantity, quantity_used=line.quantity_used + quantity)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def settle_reservations(

@@ -27,6 +27,7 @@ __all__ = [
     "AuditRecord",
     "Base",
     "DeclarationLineRow",
+    "DeclarationPermitRef",
     "DeclarationRow",
     "EngineState",
     "OutcomeRow",
@@ -123,6 +124,21 @@ class DeclarationLineRow(Base):
     country_of_destination: Mapped[str] = mapped_column(String(2))
     hs4: Mapped[str] = mapped_column(String(4))
     permits: Mapped[str] = mapped_column(String(2000), default="", index=True)  # ';'-joined CC:NUMBER
+
+
+class DeclarationPermitRef(Base):
+    """One row per permit a declaration line cites, indexed so citations of a permit are counted fast."""
+
+    __tablename__ = "declaration_permit_refs"
+    __table_args__ = (Index("ix_declaration_permit_refs_permit", "issuing_country", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    declaration_pk: Mapped[int] = mapped_column(ForeignKey("declarations.id", ondelete="CASCADE"), index=True)
+    declaration_id: Mapped[str] = mapped_column(String(100))
+    line: Mapped[int] = mapped_column(Integer)
+    issuing_country: Mapped[str] = mapped_column(String(2))
+    number: Mapped[str] = mapped_column(String(100))
+    lodged_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
 class Assessment(Base):

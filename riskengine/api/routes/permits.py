@@ -47,5 +47,5 @@ def put_permit(issuing_country: str, number: str, permit: Permit, engine: Engine
 
 @router.get("/{issuing_country}/{number:path}", response_model=Permit, response_model_exclude_none=False)
 def get_permit(issuing_country: str, number: str, engine: EngineDep, actor: OfficerOrAuthority) -> Permit:
-    with engine.database.session() as session:
+    with engine.database.read() as session:
         return get_permit_document(session, issuing_country, number)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 13:30:09.157513
+Create Date: 2026-11-27 14:12:49.013316
 """
 from alembic import op
 import sqlalchemy as sa
@@ -146,6 +146,21 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_declaration_lines_permits'), ['permits'], unique=False)
         batch_op.create_index('ix_declaration_lines_route', ['country_of_export', 'country_of_destination', 'hs4'], unique=False)
 
+    op.create_table('declaration_permit_refs',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('declaration_pk', sa.Integer(), nullable=False),
+    sa.Column('declaration_id', sa.String(length=100), nullable=False),
+    sa.Column('line', sa.Integer(), nullable=False),
+    sa.Column('issuing_country', sa.String(length=2), nullable=False),
+    sa.Column('number', sa.String(length=100), nullable=False),
+    sa.Column('lodged_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['declaration_pk'], ['declarations.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('declaration_permit_refs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_declaration_permit_refs_declaration_pk'), ['declaration_pk'], unique=False)
+        batch_op.create_index('ix_declaration_permit_refs_permit', ['issuing_country', 'number'], unique=False)
+
     op.create_table('permit_lines',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('permit_id', sa.Integer(), nullable=False),
@@ -237,6 +252,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_permit_lines_permit_id'))
 
     op.drop_table('permit_lines')
+    with op.batch_alter_table('declaration_permit_refs', schema=None) as batch_op:
+        batch_op.drop_index('ix_declaration_permit_refs_permit')
+        batch_op.drop_index(batch_op.f('ix_declaration_permit_refs_declaration_pk'))
+
+    op.drop_table('declaration_permit_refs')
     with op.batch_alter_table('declaration_lines', schema=None) as batch_op:
         batch_op.drop_index('ix_declaration_lines_route')
         batch_op.drop_index(batch_op.f('ix_declaration_lines_permits'))
