@@ -245,24 +245,41 @@ def rules_test(directory: Annotated[Optional[Path], typer.Argument(help="rules f
 
 @rules_app.command("backtest")
 def rules_backtest(
-    history: Annotated[Path, typer.Option(help="history file (Parquet or CSV), outcomes where known")],
     directory: Annotated[Optional[Path], typer.Argument(help="rules folder (default: rules.dir)")] = None,
+    history: Annotated[Optional[Path], typer.Option(help="history file (Parquet or CSV); default: the assessed declarations in the database")] = None,
     baseline: Annotated[Optional[Path], typer.Option(help="rules folder to compare against")] = None,
     mapping: Annotated[Optional[str], typer.Option(help="column mapping name or YAML file")] = None,
     out: Annotated[Path, typer.Option(help="CSV file for the table")] = Path("backtest.csv"),
     config: ConfigOption = None,
 ) -> None:
     """Replay history through the rules: hits, share, hit rate against outcomes, change vs a baseline."""
-    from riskengine.model import read_history
+    from riskengine.backtest import enrich_history, with_history_aggregates
     from riskengine.rulelang import load_rules
     from riskengine.rulelang.commands import backtest, render_backtest
+    from riskengine.setup import load_reference
 
-    folder = _rules_dir(directory, config)
-    frame = read_history(history, mapping)
+    settings = settings_from(config)
+    folder = directory or settings.resolve(settings.rules.dir)
+    if history is not None:
+        from riskengine.model import read_history
+
+        frame = read_history(history, mapping)
+    else:
+        from riskengine.outcomes import history_from_database
+        from riskengine.store.db import Database
+
+        database = Database(settings.database.url)
+        try:
+            frame = history_from_database(database)
+        finally:
+            database.dispose()
+        if frame.empty:
+            raise fail("no assessed declarations in the database; pass --history FILE")
+    frame = with_history_aggregates(enrich_history(frame, load_reference(settings)))
     table = backtest(load_rules(folder), frame, load_rules(baseline) if baseline else None)
     table.to_csv(out, index=False)
     console.print(render_backtest(table))
-    console.print(f"written to {out}")
+    console.print(f"{frame['declaration_id'].nunique()} declarations replayed; table written to {out}")
 
 
 @app.command()
