@@ -4,7 +4,9 @@ Scores come from scikit-learn's compiled predict over whole chunks. The online p
 trees in numpy (faster for a handful of rows); the two agree to about 1e-15, far below the rounding
 of a decision's score (2 decimals) and of the model's score in its reasons (4 decimals). Explanations
 probe the worst line of every declaration in one stacked matrix instead of one predict per
-declaration; each probe row is the one `explain_line` builds.
+declaration; each probe row is the one `explain_line` builds. A supervised model's probes are not
+scored row by row at all: `riskengine.model._gains` walks only the trees where a probe leaves the
+line's own path.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import pandas as pd
 
 from riskengine.model._explain import _phrase
 from riskengine.model._features import columns_from_frame
+from riskengine.model._gains import booster_leaves
 
 __all__ = ["ModelResult", "score_declarations"]
 
@@ -70,7 +73,13 @@ def score_declarations(model, lines: pd.DataFrame, starts: np.ndarray, *, top: i
     cols = columns_from_frame(model._aligned(lines), est.features_.passthrough)
     derived = est.features_.derive(cols)
     full = _full_matrix(est, cols, derived)
-    line_scores = _scores(est, full)
+    tables = booster_leaves(est, model._groups) if est.mode_ == "supervised" else None
+    if tables is not None:
+        raw, leaves = tables.leaves(full)
+        line_scores = tables.probability(raw)
+    else:
+        raw = leaves = None
+        line_scores = _scores(est, full)
     n_decl = len(starts)
     # argmax per declaration, first line on ties (as np.argmax online)
     order = np.lexsort((np.arange(len(line_scores)), -line_scores, np.repeat(np.arange(n_decl), np.diff(np.append(starts, len(line_scores))))))
@@ -79,10 +88,12 @@ def score_declarations(model, lines: pd.DataFrame, starts: np.ndarray, *, top: i
     first[1:] = decl_of_sorted[1:] != decl_of_sorted[:-1]
     worst = order[first]
     worst_scores = line_scores[worst]
-    return ModelResult(worst_scores, _explain(model, derived, full, worst, worst_scores, top=top))
+    probe = None if tables is None else (tables, raw[worst], leaves[worst])
+    return ModelResult(worst_scores, _explain(model, derived, full, worst, worst_scores, top=top, probe=probe))
 
 
-def _explain(model, derived, full: np.ndarray, rows: np.ndarray, scores: np.ndarray, *, top: int) -> list[tuple[str, ...]]:
+def _explain(model, derived, full: np.ndarray, rows: np.ndarray, scores: np.ndarray, *, top: int,
+             probe=None) -> list[tuple[str, ...]]:
     est = model.estimator
     groups = model._groups
     reference = est.reference_
@@ -95,12 +106,16 @@ def _explain(model, derived, full: np.ndarray, rows: np.ndarray, scores: np.ndar
         same = (a == b) | (np.isnan(a) & np.isnan(b))
         differs[:, j] = ~same.all(axis=1)
     who, which = np.nonzero(differs)  # row-major: per declaration, groups in dict order, as explain_line
-    probe = worst[who]
-    for j, g in enumerate(names):
-        sel = which == j
-        if sel.any():
-            probe[np.ix_(np.flatnonzero(sel), groups[g])] = reference[groups[g]]
-    gain = scores[who] - _probe_scores(est, probe)
+    if probe is not None:
+        tables, raw, leaves = probe
+        gain = scores[who] - tables.probability(tables.probe_raw(worst, raw, leaves, who, which))
+    else:
+        rows_ = worst[who]
+        for j, g in enumerate(names):
+            sel = which == j
+            if sel.any():
+                rows_[np.ix_(np.flatnonzero(sel), groups[g])] = reference[groups[g]]
+        gain = scores[who] - _probe_scores(est, rows_)
     bounds = np.searchsorted(who, np.arange(len(rows) + 1))
     index = {n: k for k, n in enumerate(est.feature_names_)}
     out: list[tuple[str, ...]] = []

@@ -1,0 +1,143 @@
+"""Explanation gains of many lines at once, without scoring a probe row per feature group.
+
+`explain_line` sets one feature group of a line back to its reference value and scores that probe
+row again. In a tree the probe takes the line's own path until the first node that tests a feature
+of the group and sends the reference value the other way; in every tree where that never happens
+the probe lands on the line's own leaf. Which trees diverge, and where, is a property of the
+line's leaf alone (the reference values are constants), so it is tabled once per model. Batch then
+walks only the diverging trees from their divergence node: the probe's raw score is the line's raw
+score plus the change of leaf value in those trees. The result is the probe's score up to float
+summation order (about 1e-16), far below the 1e-6 a gain must exceed to be named.
+"""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
+
+__all__ = ["BoosterLeaves", "booster_leaves"]
+
+_CACHE: dict[tuple[int, tuple[str, ...]], BoosterLeaves] = {}
+
+
+class BoosterLeaves:
+    """A fitted booster's trees as leaf-index predictors and divergence tables for some feature groups."""
+
+    def __init__(self, est, groups: dict[str, np.ndarray]) -> None:
+        booster = est.booster_
+        self.packed, self.baseline = est._packed_booster_
+        self.loss = booster._loss
+        self.known_cat_bitsets, self.f_idx_map = booster._bin_mapper.make_known_categories_bitsets()
+        self.predictors = []
+        self.offsets = self.packed.roots
+        n_features = len(est.feature_names_)
+        self.group_of_feature = np.full(n_features, -1, dtype=np.int64)
+        for j, idx in enumerate(groups.values()):
+            self.group_of_feature[idx] = j
+        self.reference = est.reference_.astype(np.float64)
+        self.n_groups = len(groups)
+        # start[node, j]: for a leaf node (absolute index), where group j's probe leaves the leaf's
+        # path (the other child of the divergence node), or -1 if it never does
+        self.start = np.full((self.packed.feature.size, self.n_groups), -1, dtype=np.int64)
+        p = self.packed
+        self.node_group = np.where(p.is_leaf, -1, self.group_of_feature[p.feature])
+        ref_at = self.reference[p.feature]
+        self.ref_left = np.where(np.isnan(ref_at), p.missing_left, ref_at <= p.threshold)
+        for t, (predictor,) in enumerate(booster._predictors):
+            nodes = predictor.nodes.copy()
+            nodes["value"] = np.arange(nodes.size, dtype=np.float64)  # predict() answers the leaf's index
+            self.predictors.append(TreePredictor(nodes, predictor.binned_left_cat_bitsets,
+                                                 predictor.raw_left_cat_bitsets))
+            self._table(predictor.nodes, int(self.offsets[t]))
+        dtype = np.uint16 if self.n_groups <= 16 else np.uint64
+        bit = np.left_shift(np.uint64(1), np.arange(self.n_groups, dtype=np.uint64))
+        self.mask = ((self.start >= 0) * bit).sum(axis=1).astype(dtype)  # diverging groups per leaf
+
+    def _table(self, nodes, offset: int) -> None:
+        ref, group = self.reference, self.group_of_feature
+        stack = [(0, {})]  # node, group -> absolute start node of the first divergence on the path
+        while stack:
+            node, diverged = stack.pop()
+            rec = nodes[node]
+            if rec["is_leaf"]:
+                for j, start in diverged.items():
+                    self.start[offset + node, j] = start
+                continue
+            left, right = int(rec["left"]), int(rec["right"])
+            j = int(group[rec["feature_idx"]])
+            for child, went_left in ((left, True), (right, False)):
+                mark = diverged
+                if j >= 0 and j not in diverged:
+                    value = ref[rec["feature_idx"]]
+                    ref_left = bool(rec["missing_go_to_left"]) if np.isnan(value) else value <= rec["num_threshold"]
+                    if ref_left != went_left:
+                        mark = {**diverged, j: offset + (left if ref_left else right)}
+                stack.append((child, mark))
+
+    def leaves(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's raw score (summed as scikit-learn sums it) and absolute leaf index in every tree."""
+        n = X.shape[0]
+        leaves = np.empty((n, len(self.predictors)), dtype=np.int32)
+        raw = np.zeros((n, 1), dtype=np.float64, order="F")
+        raw += self.baseline
+        values = self.packed.leaf_value
+        for t, predictor in enumerate(self.predictors):
+            local = predictor.predict(X, self.known_cat_bitsets, self.f_idx_map, 1).astype(np.int32)
+            leaves[:, t] = local + self.offsets[t]
+            raw[:, 0] += values[leaves[:, t]]
+        return raw[:, 0], leaves
+
+    def probability(self, raw: np.ndarray) -> np.ndarray:
+        """`predict_proba(...)[:, 1]` of raw scores."""
+        return self.loss.predict_proba(raw.reshape(-1, 1))[:, 1]
+
+    def probe_raw(self, X: np.ndarray, raw: np.ndarray, leaves: np.ndarray, who: np.ndarray,
+                  which: np.ndarray, *, block: int = 4096) -> np.ndarray:
+        """Raw score of each probe (row `who[k]` of X with group `which[k]` at its reference).
+
+        `who` is sorted; rows go in blocks so the (probe, tree) pairs in memory stay bounded.
+        """
+        out = np.empty(who.size)
+        bounds = np.searchsorted(who, np.arange(0, X.shape[0] + block, block))
+        for b, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
+            if hi > lo:
+                rows = slice(b * block, (b + 1) * block)
+                out[lo:hi] = self._probe_block(X[rows], raw[rows], leaves[rows], who[lo:hi] - b * block, which[lo:hi])
+        return out
+
+    def _probe_block(self, X: np.ndarray, raw: np.ndarray, leaves: np.ndarray, who: np.ndarray,
+                     which: np.ndarray) -> np.ndarray:
+        slot = np.full((X.shape[0], self.n_groups), -1, dtype=np.int64)
+        slot[who, which] = np.arange(who.size)
+        wanted = np.zeros(X.shape[0], dtype=self.mask.dtype)
+        np.bitwise_or.at(wanted, who, (1 << which).astype(self.mask.dtype))
+        masks = self.mask[leaves] & wanted[:, None]  # (rows, trees): groups whose probe leaves the path
+        r, t = np.nonzero(masks)
+        bits = masks[r, t]
+        parts = [np.flatnonzero(bits & self.mask.dtype.type(1 << j)) for j in range(self.n_groups)]
+        k = np.concatenate(parts)
+        jj = np.repeat(np.arange(self.n_groups), [part.size for part in parts])
+        r, leaf = r[k], leaves[r[k], t[k]]
+        node = self.start[leaf, jj]
+        p = self.packed
+        pos = np.arange(r.size)
+        while pos.size:
+            n = node[pos]
+            inner = ~p.is_leaf[n]
+            pos, n = pos[inner], n[inner]
+            if pos.size == 0:
+                break
+            x = X[r[pos], p.feature[n]]
+            go_left = np.where(np.isnan(x), p.missing_left[n], x <= p.threshold[n])
+            go_left = np.where(self.node_group[n] == jj[pos], self.ref_left[n], go_left)
+            node[pos] = np.where(go_left, p.left[n], p.right[n])
+        change = p.leaf_value[node] - p.leaf_value[leaf]
+        return raw[who] + np.bincount(slot[r, jj], weights=change, minlength=who.size)
+
+
+def booster_leaves(est, groups: dict[str, np.ndarray]) -> BoosterLeaves:
+    """The (cached) leaf tables of a fitted supervised estimator for these feature groups."""
+    key = (id(est), tuple(groups))
+    tables = _CACHE.get(key)
+    if tables is None or tables.packed is not est._packed_booster_[0]:
+        tables = _CACHE[key] = BoosterLeaves(est, groups)
+    return tables
