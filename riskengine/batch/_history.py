@@ -2,14 +2,15 @@
 
 The definitions are those of `riskengine.store.history.aggregates`: rows lodged strictly before the
 declaration, from other declaration ids; 7-day counts are distinct declarations in [at - 7 days, at);
-permit citations count every earlier or later declaration citing one of the line's permits. One
-difference is deliberate: online matches a permit token as a substring (SQL LIKE), batch as a whole
-token, so `CM:X/1` is not counted as cited by a declaration of `CM:X/12`.
+permit citations count every earlier or later declaration citing one of the line's permits (whole
+permit numbers, as online); these counts and the 7-day ones stop at RECENT_CAP, as online.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from riskengine.store.history import RECENT_CAP
 
 __all__ = ["history_facts"]
 
@@ -109,10 +110,10 @@ def history_facts(base: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
     first_seen = _earliest_other(base, "importer_id", query, "importer")
     days = (query["lodged_at"] - first_seen).dt.total_seconds() / 86400
     exporter_seen = _earliest_other(base, "exporter_id", query, "exporter").notna() & query["exporter"].notna()
-    exporter_7d = np.where(query["exporter"].notna(), _recent(base, "exporter_id", query, "exporter"), 0)
-    importer_7d = np.where(query["importer"].notna(), _recent(base, "importer_id", query, "importer"), 0)
+    exporter_7d = np.where(query["exporter"].notna(), np.minimum(_recent(base, "exporter_id", query, "exporter"), RECENT_CAP), 0)
+    importer_7d = np.where(query["importer"].notna(), np.minimum(_recent(base, "importer_id", query, "importer"), RECENT_CAP), 0)
     return pd.DataFrame({
-        "history.permit_citations": _citations(base, lines),
+        "history.permit_citations": np.minimum(_citations(base, lines), RECENT_CAP),
         "history.exporter_declarations_7d": exporter_7d,
         "history.importer_declarations_7d": importer_7d,
         "history.importer_days_since_first_seen": days.where(query["importer"].notna()).to_numpy(dtype="float64", na_value=np.nan),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,12 +53,15 @@ class Database:
             self.read_engine = self.engine
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._readers = sessionmaker(self.read_engine, expire_on_commit=False)
+        # SQLite has one writer at a time; threads of this process queue here rather than in SQLite's
+        # busy handler, whose sleeps of up to 100 ms turned contention into seconds of latency.
+        self._write_lock = threading.Lock() if self.is_sqlite else contextlib.nullcontext()
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on any error."""
         try:
-            with self._sessions.begin() as session:
+            with self._write_lock, self._sessions.begin() as session:
                 yield session
         except (OperationalError, InterfaceError) as exc:
             raise StoreUnavailable(f"database unavailable: {exc.orig}") from exc

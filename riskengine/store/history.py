@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from riskengine.schemas import Declaration, declaration_hash
 from riskengine.store.tables import DeclarationLineRow, DeclarationPermitRef, DeclarationRow
 
-__all__ = ["aggregates", "permit_token", "line_rows", "permit_ref_rows", "import_history"]
+__all__ = ["RECENT_CAP", "aggregates", "permit_token", "line_rows", "permit_ref_rows", "import_history"]
 
 
 def permit_token(issuing_country: str, number: str) -> str:
@@ -53,15 +53,22 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
     return value
 
 
+# Counts of other declarations (7-day trader activity, citations of a permit) stop here: rules compare
+# them with small thresholds, and counting every declaration of a large trader or a much-cited permit
+# on each assessment made the cost grow with its volume.
+RECENT_CAP = 100
+
 # Plain SQL, built once: the aggregates run for every assessment, and composing ORM expressions
 # per call cost more than the queries themselves. Only declarations lodged before this one count.
 _TRADERS = text(
     """
     SELECT
-      (SELECT count(DISTINCT declaration_id) FROM declaration_lines
-        WHERE exporter_id = :exporter AND lodged_at >= :week_ago AND lodged_at < :at AND declaration_id <> :id) AS exporter_7d,
-      (SELECT count(DISTINCT declaration_id) FROM declaration_lines
-        WHERE importer_id = :importer AND lodged_at >= :week_ago AND lodged_at < :at AND declaration_id <> :id) AS importer_7d,
+      (SELECT count(*) FROM (SELECT DISTINCT declaration_id FROM declaration_lines
+        WHERE exporter_id = :exporter AND lodged_at >= :week_ago AND lodged_at < :at AND declaration_id <> :id
+        LIMIT :cap) AS recent_exports) AS exporter_7d,
+      (SELECT count(*) FROM (SELECT DISTINCT declaration_id FROM declaration_lines
+        WHERE importer_id = :importer AND lodged_at >= :week_ago AND lodged_at < :at AND declaration_id <> :id
+        LIMIT :cap) AS recent_imports) AS importer_7d,
       (SELECT min(lodged_at) FROM declaration_lines
         WHERE importer_id = :importer AND lodged_at < :at AND declaration_id <> :id) AS importer_first,
       (SELECT count(*) FROM (SELECT 1 FROM declaration_lines
@@ -71,20 +78,22 @@ _TRADERS = text(
     bindparam("at", type_=DateTime(timezone=True)), bindparam("week_ago", type_=DateTime(timezone=True))
 ).columns(exporter_7d=Integer, importer_7d=Integer, importer_first=DateTime(timezone=True), exporter_seen=Integer)
 
-_ROUTES = text(
+_ROUTE_SEEN = text(
     """
-    SELECT DISTINCT hs4 FROM declaration_lines
-    WHERE country_of_export = :exporting AND country_of_destination = :destination AND hs4 IN :hs4s
+    SELECT 1 FROM declaration_lines
+    WHERE country_of_export = :exporting AND country_of_destination = :destination AND hs4 = :hs4
       AND lodged_at < :at AND declaration_id <> :id
+    LIMIT 1
     """
-).bindparams(bindparam("hs4s", expanding=True), bindparam("at", type_=DateTime(timezone=True)))
+).bindparams(bindparam("at", type_=DateTime(timezone=True)))
 
 _CITATIONS = text(
     """
-    SELECT DISTINCT issuing_country, number, declaration_id FROM declaration_permit_refs
-    WHERE number IN :numbers AND declaration_id <> :id
+    SELECT DISTINCT declaration_id FROM declaration_permit_refs
+    WHERE issuing_country = :country AND number = :number AND declaration_id <> :id
+    LIMIT :cap
     """
-).bindparams(bindparam("numbers", expanding=True))
+)
 
 
 def aggregates(session: Session, declaration: Declaration) -> dict[int, dict[str, Any]]:
@@ -94,24 +103,24 @@ def aggregates(session: Session, declaration: Declaration) -> dict[int, dict[str
     exporter = declaration.exporter.id or declaration.exporter.name
     traders = session.execute(
         _TRADERS, {"exporter": exporter, "importer": importer, "week_ago": at - dt.timedelta(days=7), "at": at,
-                   "id": declaration.declaration_id}
+                   "id": declaration.declaration_id, "cap": RECENT_CAP}
     ).one()
     first_seen = _aware(traders.importer_first) if importer else None
-    hs4s = sorted({item.hs_code[:4] for item in declaration.items})
-    routes = set(session.execute(
-        _ROUTES, {"exporting": declaration.country_of_export, "destination": declaration.country_of_destination,
-                  "hs4s": hs4s, "at": at, "id": declaration.declaration_id}
-    ).scalars())
-    numbers = sorted({ref.number for item in declaration.items for ref in item.permits})
+    routes = {
+        hs4 for hs4 in sorted({item.hs_code[:4] for item in declaration.items})
+        if session.execute(_ROUTE_SEEN, {"exporting": declaration.country_of_export, "destination": declaration.country_of_destination,
+                                         "hs4": hs4, "at": at, "id": declaration.declaration_id}).first() is not None
+    }
     citing: dict[tuple[str, str], set[str]] = {}
-    if numbers:
-        for row in session.execute(_CITATIONS, {"numbers": numbers, "id": declaration.declaration_id}):
-            citing.setdefault((row.issuing_country, row.number), set()).add(row.declaration_id)
+    for country, number in sorted({(ref.issuing_country, ref.number) for item in declaration.items for ref in item.permits}):
+        citing[(country, number)] = set(session.execute(
+            _CITATIONS, {"country": country, "number": number, "id": declaration.declaration_id, "cap": RECENT_CAP}
+        ).scalars())
     result = {}
     for item in declaration.items:
         others = set().union(*(citing.get((ref.issuing_country, ref.number), set()) for ref in item.permits))
         result[item.line] = {
-            "history.permit_citations": len(others),
+            "history.permit_citations": min(len(others), RECENT_CAP),
             "history.exporter_declarations_7d": traders.exporter_7d if exporter else 0,
             "history.importer_declarations_7d": traders.importer_7d if importer else 0,
             "history.importer_days_since_first_seen": None if first_seen is None else (at - first_seen).total_seconds() / 86400,

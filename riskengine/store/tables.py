@@ -110,7 +110,7 @@ class DeclarationLineRow(Base):
     __table_args__ = (
         Index("ix_declaration_lines_exporter", "exporter_id", "lodged_at"),
         Index("ix_declaration_lines_importer", "importer_id", "lodged_at"),
-        Index("ix_declaration_lines_route", "country_of_export", "country_of_destination", "hs4"),
+        Index("ix_declaration_lines_route", "country_of_export", "country_of_destination", "hs4", "lodged_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

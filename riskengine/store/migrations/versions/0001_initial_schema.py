@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 14:12:49.013316
+Create Date: 2026-11-27 14:29:14.221831
 """
 from alembic import op
 import sqlalchemy as sa
@@ -144,7 +144,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_declaration_lines_exporter', ['exporter_id', 'lodged_at'], unique=False)
         batch_op.create_index('ix_declaration_lines_importer', ['importer_id', 'lodged_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_declaration_lines_permits'), ['permits'], unique=False)
-        batch_op.create_index('ix_declaration_lines_route', ['country_of_export', 'country_of_destination', 'hs4'], unique=False)
+        batch_op.create_index('ix_declaration_lines_route', ['country_of_export', 'country_of_destination', 'hs4', 'lodged_at'], unique=False)
 
     op.create_table('declaration_permit_refs',
     sa.Column('id', sa.Integer(), nullable=False),
