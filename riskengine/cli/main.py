@@ -208,6 +208,25 @@ def reference_import(source: Path, config: ConfigOption = None) -> None:
     console.print(f"written to {out}")
 
 
+def history_or_database(history: Path | None, mapping: str | None, settings: Settings):
+    """The history table of a file (through a column mapping), or else the engine's own decisions and outcomes."""
+    if history is not None:
+        from riskengine.model import read_history
+
+        return read_history(history, mapping)
+    from riskengine.outcomes import history_from_database
+    from riskengine.store.db import Database
+
+    database = Database(settings.database.url)
+    try:
+        frame = history_from_database(database)
+    finally:
+        database.dispose()
+    if frame.empty:
+        raise fail("no assessed declarations in the database; pass --history FILE")
+    return frame
+
+
 def _rules_dir(directory: Path | None, config: Path | None) -> Path:
     if directory is not None:
         return directory
@@ -260,21 +279,7 @@ def rules_backtest(
 
     settings = settings_from(config)
     folder = directory or settings.resolve(settings.rules.dir)
-    if history is not None:
-        from riskengine.model import read_history
-
-        frame = read_history(history, mapping)
-    else:
-        from riskengine.outcomes import history_from_database
-        from riskengine.store.db import Database
-
-        database = Database(settings.database.url)
-        try:
-            frame = history_from_database(database)
-        finally:
-            database.dispose()
-        if frame.empty:
-            raise fail("no assessed declarations in the database; pass --history FILE")
+    frame = history_or_database(history, mapping, settings)
     frame = with_history_aggregates(enrich_history(frame, load_reference(settings)))
     table = backtest(load_rules(folder), frame, load_rules(baseline) if baseline else None)
     table.to_csv(out, index=False)
@@ -291,23 +296,10 @@ def train(
     config: ConfigOption = None,
 ) -> None:
     """Train the model on a history table, or on assessed declarations and their recorded outcomes."""
-    from riskengine.model import read_history
     from riskengine.model import train as train_model
 
     settings = settings_from(config)
-    if history is not None:
-        frame = read_history(history, mapping)
-    else:
-        from riskengine.outcomes import history_from_database
-        from riskengine.store.db import Database
-
-        database = Database(settings.database.url)
-        try:
-            frame = history_from_database(database)
-        finally:
-            database.dispose()
-        if frame.empty:
-            raise fail("no assessed declarations in the database; pass --history FILE")
+    frame = history_or_database(history, mapping, settings)
     target = out or settings.resolve(settings.model.path)
     card = train_model(frame, labels=None if (labels or "").lower() == "none" else labels, out_dir=target)
     console.print(f"model {card.version} ({card.mode}) written to {target}")
