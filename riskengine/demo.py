@@ -128,5 +128,7 @@ def _print_summary(console: Console, world, card, results: list[dict], directory
         lane = f"[{LANE_STYLE[decision.lane]}]{decision.lane}[/] ({decision.decision})"
         table.add_row(result["label"], lane, f"{decision.score:.1f}", "\n".join(reasons[:6]) or "-")
     console.print(table)
-    console.print(f"Database, model and rules version are in {directory}/ ; serve them with "
-                  f"`RISKENGINE_DATABASE__URL=sqlite:///{directory.resolve() / 'riskengine.db'} riskengine serve`.")
+    home = directory.resolve()
+    console.print(f"The database and the model are in {directory}/; serve them with\n"
+                  f"  RISKENGINE_DATABASE__URL=sqlite:///{home / 'riskengine.db'} "
+                  f"RISKENGINE_MODEL__PATH={home / 'model'} riskengine serve")
