@@ -8,8 +8,24 @@ import time
 from pathlib import Path
 
 import httpx
+import yaml
 
 RISKENGINE = [sys.executable, "-m", "riskengine"]
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write_config(work: Path, *, database: str | None = None, **sections: dict) -> Path:
+    """A config.yaml in `work`: a SQLite file there, the repository's rules, no model, plus `sections`."""
+    settings = {
+        "database": {"url": database or f"sqlite:///{work / 'riskengine.db'}"},
+        "rules": {"dir": str(REPO / "rules")},
+        "model": {"path": str(work / "no-model")},
+    }
+    for name, values in sections.items():
+        settings.setdefault(name, {}).update(values)
+    path = work / "config.yaml"
+    path.write_text(yaml.safe_dump(settings))
+    return path
 
 
 def free_port() -> int:

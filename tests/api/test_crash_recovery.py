@@ -10,16 +10,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 from sqlalchemy import func, select
 
 from riskengine.auditing import verify_audit
 from riskengine.store.db import Database
 from riskengine.store.tables import Assessment, PermitLineRow, Reservation
 from tests.api.test_end_to_end import DECLARATION, PERMIT, PERMIT_PATH
-from tests.servers import cli, free_port, start_server
+from tests.servers import cli, free_port, start_server, write_config
 
-REPO = Path(__file__).resolve().parents[2]
 N = 40
 
 
@@ -31,10 +29,8 @@ def declaration(n: int) -> dict:
 
 
 def test_kill_mid_request_then_retry_gives_one_decision_and_one_reservation_each(tmp_path):
-    config = tmp_path / "config.yaml"
     url = f"sqlite:///{tmp_path / 'crash.db'}"
-    config.write_text(yaml.safe_dump({"database": {"url": url}, "rules": {"dir": str(REPO / "rules")},
-                                      "model": {"path": str(tmp_path / "none")}, "server": {"rate_limit_per_minute": 0}}))
+    config = write_config(tmp_path, database=url, server={"rate_limit_per_minute": 0})
     cli("init", config=config)
     keys = {role: cli("apikey", "create", role, "--role", role, config=config).stdout.strip().splitlines()[-1]
             for role in ("single_window", "management_authority")}

@@ -9,11 +9,9 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-import yaml
 
-from tests.servers import cli, free_port, start_server, stop_server
+from tests.servers import cli, free_port, start_server, stop_server, write_config
 
-REPO = Path(__file__).resolve().parents[2]
 
 PERMIT = {
     "number": "CM/EX/2026/00123", "issuing_country": "CM", "type": "export",
@@ -42,13 +40,7 @@ PERMIT_PATH = f"/v1/permits/CM/{quote('CM/EX/2026/00123', safe='')}"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     work = tmp_path_factory.mktemp("e2e")
-    config = work / "config.yaml"
-    config.write_text(yaml.safe_dump({
-        "database": {"url": f"sqlite:///{work / 'riskengine.db'}"},
-        "rules": {"dir": str(REPO / "rules")},
-        "model": {"path": str(work / "no-model")},
-        "decision": {"random_rate": 0.0},
-    }))
+    config = write_config(work, decision={"random_rate": 0.0})
     cli("init", config=config)
     keys = {}
     for role in ("single_window", "officer", "analyst", "management_authority", "admin"):

@@ -5,26 +5,18 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-import yaml
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import response_schema_conformance
 from schemathesis.checks import not_a_server_error
 
-from tests.servers import cli, free_port, start_server, stop_server
+from tests.servers import cli, free_port, start_server, stop_server, write_config
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def admin_server(tmp_path_factory):
     work = tmp_path_factory.mktemp("fuzz")
-    config = work / "config.yaml"
-    config.write_text(yaml.safe_dump({
-        "database": {"url": f"sqlite:///{work / 'fuzz.db'}"},
-        "rules": {"dir": str(REPO / "rules")},
-        "model": {"path": str(work / "no-model")},
-        "server": {"rate_limit_per_minute": 0},
-    }))
+    config = write_config(work, server={"rate_limit_per_minute": 0})
     cli("init", config=config)
     key = cli("apikey", "create", "fuzzer", "--role", "admin", config=config).stdout.strip().splitlines()[-1]
     port = free_port()

@@ -7,14 +7,13 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 from sqlalchemy import update
 
 from riskengine.config import load_settings
 from riskengine.store.db import Database
 from riskengine.store.tables import AuditRecord
+from tests.servers import write_config
 
-REPO = Path(__file__).resolve().parents[2]
 
 DECLARATION = {
     "declaration_id": "CLI-1", "version": 1, "direction": "import", "lodged_at": "2026-11-27T10:00:00Z",
@@ -36,12 +35,7 @@ def run(*args, config: Path, check: bool = True) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def config(tmp_path) -> Path:
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump({
-        "database": {"url": f"sqlite:///{tmp_path / 'cli.db'}"},
-        "rules": {"dir": str(REPO / "rules")},
-        "model": {"path": str(tmp_path / "no-model")},
-    }))
+    path = write_config(tmp_path)
     run("init", config=path)
     return path
 
