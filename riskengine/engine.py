@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from riskengine.config import Settings
@@ -46,7 +46,6 @@ from riskengine.store.tables import (
     DeclarationRow,
     EngineState,
     OutcomeRow,
-    ReasonRow,
     Reservation,
 )
 

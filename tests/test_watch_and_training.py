@@ -8,7 +8,6 @@ import sys
 import time
 from pathlib import Path
 
-import pandas as pd
 
 from riskengine.config import load_settings
 from riskengine.engine import Engine

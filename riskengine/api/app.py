@@ -8,7 +8,6 @@ import time
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from riskengine.api.routes import assessments, health, permits, reference, reports, rules, stats

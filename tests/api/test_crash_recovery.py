@@ -6,7 +6,6 @@ import copy
 import signal
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import pytest

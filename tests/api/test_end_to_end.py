@@ -4,7 +4,6 @@ from __future__ import annotations
 import copy
 import json
 import time
-from pathlib import Path
 from urllib.parse import quote
 
 import httpx

@@ -1,7 +1,6 @@
 """Security, confidentiality, reloads, metrics and injected faults, through the app with a real engine and database."""
 from __future__ import annotations
 
-import copy
 import shutil
 from pathlib import Path
 

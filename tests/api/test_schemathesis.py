@@ -1,7 +1,6 @@
 """A bounded property-based run of our OpenAPI schema against a real server: no 5xx, responses as documented."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 import schemathesis

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from dataclasses import replace
 
 import pytest
 
