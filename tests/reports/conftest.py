@@ -111,15 +111,22 @@ class World:
         return self.engine.record_outcome(decision.assessment_id, Outcome.model_validate(body), actor=OFFICER)
 
 
-@pytest.fixture(scope="session")
-def world(tmp_path_factory, repo_dir):
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def world(request, tmp_path_factory, repo_dir):
     from riskengine.engine import Engine
     from riskengine.permits.service import put_one
     from riskengine.setup import initialise
+    from tests.conftest import POSTGRES_URL, _fresh_postgres_database
 
     tmp_path = tmp_path_factory.mktemp("reports")
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    if request.param == "postgres":
+        if not POSTGRES_URL:
+            pytest.skip("PostgreSQL tests need RISKENGINE_TEST_POSTGRES_URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)")
+        url, drop = _fresh_postgres_database()
+        request.addfinalizer(drop)
     sections = {
-        "database": {"url": f"sqlite:///{tmp_path / 'r.db'}"},
+        "database": {"url": url},
         "rules": {"dir": str(repo_dir / "rules")},
         "model": {"path": str(tmp_path / "none")},
         "decision": {"random_rate": 0.0, "random_salt": "t"},
