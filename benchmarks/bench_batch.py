@@ -23,6 +23,14 @@ from _common import batch_settings, peak_rss_mb, trained_model  # noqa: E402
 CACHE = Path(tempfile.gettempdir()) / "riskengine-bench"
 
 
+def _cpu_seconds() -> float:
+    """User and system CPU of this process and its finished children (the worker processes, once joined)."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def _one(lines: int, workers: int, chunk: int) -> dict:
     from riskengine.batch import build_stages, empty_snapshot, run_batch
 
@@ -31,11 +39,12 @@ def _one(lines: int, workers: int, chunk: int) -> dict:
     stages = build_stages(settings, empty_snapshot("bench"))
     baseline = peak_rss_mb()
     out = CACHE / f"out-{lines}.parquet"
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), _cpu_seconds()
     summary = run_batch(source, out, settings=settings, workers=workers, chunk_lines=chunk, stages=stages)
     seconds = time.perf_counter() - started
+    cpu = _cpu_seconds() - cpu_started
     return {"lines": summary.lines, "declarations": summary.declarations, "workers": workers, "seconds": round(seconds, 2),
-            "lines_per_s": round(summary.lines / seconds), "peak_rss_mb": round(peak_rss_mb(), 1),
+            "lines_per_s": round(summary.lines / seconds), "cpu_s": round(cpu, 2), "peak_rss_mb": round(peak_rss_mb(), 1),
             "rss_before_run_mb": round(baseline, 1), "lanes": summary.lanes}
 
 
@@ -63,7 +72,7 @@ def main() -> None:
     for size in sizes:
         if not (CACHE / f"lines-{size}.parquet").exists():
             subprocess.run([sys.executable, __file__, "--generate", str(size)], check=True, timeout=900)
-    print(f"{'lines':>10} {'decls':>8} {'workers':>7} {'seconds':>8} {'lines/s':>9} {'peak RSS MB':>12}")
+    print(f"{'lines':>10} {'decls':>8} {'workers':>7} {'seconds':>8} {'lines/s':>9} {'CPU s':>7} {'peak RSS MB':>12}")
     for size in sizes:
         result = subprocess.run([sys.executable, __file__, "--run", str(size), "--workers", str(args.workers),
                                  "--chunk", str(args.chunk)], capture_output=True, text=True, timeout=900)
@@ -71,7 +80,7 @@ def main() -> None:
             print(result.stderr[-3000:])
             raise SystemExit(1)
         r = json.loads(result.stdout.strip().splitlines()[-1])
-        print(f"{r['lines']:>10,} {r['declarations']:>8,} {r['workers']:>7} {r['seconds']:>8} {r['lines_per_s']:>9,} "
+        print(f"{r['lines']:>10,} {r['declarations']:>8,} {r['workers']:>7} {r['seconds']:>8} {r['lines_per_s']:>9,} {r['cpu_s']:>7} "
               f"{r['peak_rss_mb']:>12}")
     print("goal: >= 100,000 lines/s on 2 cores; peak RSS flat across sizes")
 

@@ -3,7 +3,8 @@
 Per distinct value (taxon, HS code, unit) rather than per row wherever the answer depends on the
 value alone; permit checks call `riskengine.permits.checks` for the CITES-relevant declarations
 only (the others have no permit findings by definition); the lane is `decision.lanes.decide`
-itself, so batch and online agree by construction.
+itself for declarations with findings or notes, and its column-wise equivalent (`_lanes`, tested
+against it) for the others, so batch and online agree.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from riskengine.rulelang import FIELDS, RuleHit, RuleSet, evaluate_frame, normal
 
 from ._frame import declaration_bounds, normalise_lines, to_declaration
 from ._history import history_facts
+from ._lanes import fast_decisions
 from ._model import score_declarations
 from ._snapshot import StoreSnapshot, quota_usage_in
 
@@ -322,21 +324,28 @@ def assess_lines(stages: Stages, frame: pd.DataFrame) -> pd.DataFrame:
     model_version = stages.model.version if stages.model is not None and scores is not None else None
     ids = lines["declaration_id"].to_numpy(dtype=object)[starts]
     versions = lines["version"].to_numpy(dtype="int64", na_value=1)[starts]
-    out = {c: [] for c in DECISION_COLUMNS}
-    for d in range(n_decl):
+    eligible = np.zeros(n_decl, dtype=bool)
+    if scores is not None and not rules_note:  # scores present: no model note either
+        eligible[:] = True
+        eligible[[d for d in (*findings, *notes, *errors) if findings.get(d) or d in notes or d in errors]] = False
+    cols = fast_decisions(ids, scores, features, hits, eligible, settings=settings.decision,
+                          model_weight=settings.model.weight, salt=salt)
+    for d in np.flatnonzero(~cols.done).tolist():
         if d in errors:
-            for c, v in zip(DECISION_COLUMNS, (ids[d], int(versions[d]), None, None, None, None, None,
-                                               stages.ruleset.version, None, errors[d])):
-                out[c].append(v)
             continue
         model = None if scores is None else ModelOutcome(float(scores[d]), features[d], stages.model.version)
         outcome = decide(declaration_id=ids[d], findings=findings.get(d, ()), hits=hits[d], model=model,
                          notes=notes.get(d, []) + model_notes + rules_note, settings=settings.decision,
                          model_weight=settings.model.weight, salt=salt)
-        for c, v in zip(DECISION_COLUMNS, (ids[d], int(versions[d]), outcome.decision, outcome.lane, outcome.score,
-                                           outcome.random_selection, json.dumps(outcome.reasons, separators=(",", ":")),
-                                           stages.ruleset.version, model_version, None)):
-            out[c].append(v)
+        cols.decision[d], cols.lane[d], cols.score[d] = outcome.decision, outcome.lane, outcome.score
+        cols.random_selection[d] = outcome.random_selection
+        cols.reasons[d] = json.dumps(outcome.reasons, separators=(",", ":"))
+    model_versions, error = [model_version] * n_decl, [None] * n_decl
+    for d, message in errors.items():
+        model_versions[d], error[d] = None, message
+    out = {"declaration_id": ids.tolist(), "version": versions.tolist(), "decision": cols.decision, "lane": cols.lane,
+           "score": cols.score, "random_selection": cols.random_selection, "reasons": cols.reasons,
+           "ruleset_version": [stages.ruleset.version] * n_decl, "model_version": model_versions, "error": error}
     return pd.DataFrame(out)
 
 

@@ -1,0 +1,64 @@
+"""The batch fast path for declarations without findings or notes gives exactly what `decide` and its JSON give."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from hypothesis import given, settings as hyp_settings, strategies as st
+
+from riskengine.batch._lanes import fast_decisions
+from riskengine.config import DecisionSettings
+from riskengine.decision.lanes import ModelOutcome, decide
+from riskengine.rulelang import RuleHit
+
+_LANES = ["green", "blue", "yellow", "red"]
+_text = st.text(max_size=20)
+_thresholds = st.lists(st.floats(0, 100, allow_nan=False), min_size=3, max_size=3).map(sorted)
+# scores where rounding to 2 places decides the lane, and values json cannot write as plain numbers
+_score = st.one_of(st.floats(0, 1), st.sampled_from([0.0, 1.0, 0.3, 0.5, 0.75, 0.29995, 0.49995, 0.74995, 0.005, 1e-9]),
+                   st.floats(allow_nan=True, allow_infinity=True))
+_hit = st.builds(RuleHit, rule_id=_text, rule_version=_text, line=st.one_of(st.none(), st.integers(1, 9999)),
+                 title=_text, message=_text, lane=st.sampled_from([None, None, *_LANES]),
+                 score=st.one_of(st.none(), st.floats(-50, 150), st.integers(0, 40), st.just(float("nan"))),
+                 confidential=st.booleans())
+
+
+@st.composite
+def _cases(draw):
+    blue, yellow, red = draw(_thresholds)
+    decision = DecisionSettings(blue_threshold=blue, yellow_threshold=yellow, red_threshold=red,
+                                random_rate=draw(st.sampled_from([0.0, 0.02, 0.5, 1.0])),
+                                random_lane=draw(st.sampled_from(_LANES)))
+    n = draw(st.integers(1, 20))
+    column = lambda strategy: draw(st.lists(strategy, min_size=n, max_size=n))  # noqa: E731
+    ids = np.array(column(st.text(min_size=1, max_size=12)), dtype=object)
+    scores = np.array(column(_score), dtype="float64")
+    features = column(st.lists(_text, max_size=3).map(tuple))
+    hits = column(st.lists(_hit, max_size=4))
+    eligible = np.array(column(st.booleans()))
+    weight = draw(st.sampled_from([100.0, 50.0, 1.0, 0.0, 33.3]))
+    return decision, ids, scores, features, hits, eligible, weight
+
+
+@hyp_settings(max_examples=400, deadline=None)
+@given(_cases(), st.text(max_size=8))
+def test_fast_path_equals_decide_and_its_json_on_generated_declarations(case, salt):
+    decision, ids, scores, features, hits, eligible, weight = case
+    fast = fast_decisions(ids, scores, features, hits, eligible, settings=decision, model_weight=weight, salt=salt)
+    for i in range(len(ids)):
+        if not fast.done[i]:
+            assert not eligible[i] or not np.isfinite(scores[i]) or any(h.score != h.score for h in hits[i])
+            continue
+        assert eligible[i]
+        outcome = decide(declaration_id=ids[i], findings=(), hits=hits[i], model=ModelOutcome(float(scores[i]), features[i]),
+                         notes=[], settings=decision, model_weight=weight, salt=salt)
+        assert (fast.lane[i], fast.decision[i], fast.random_selection[i]) == (outcome.lane, outcome.decision,
+                                                                              outcome.random_selection)
+        assert fast.score[i] == outcome.score and type(fast.score[i]) is type(outcome.score)
+        assert fast.reasons[i] == json.dumps(outcome.reasons, separators=(",", ":"))
+
+
+def test_without_model_scores_every_declaration_goes_to_decide():
+    fast = fast_decisions(np.array(["a"], dtype=object), None, None, [[]], np.array([True]),
+                          settings=DecisionSettings(), model_weight=100.0, salt="s")
+    assert not fast.done.any()
