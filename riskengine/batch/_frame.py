@@ -15,7 +15,7 @@ from riskengine.history import HISTORY_COLUMNS
 from riskengine.reference.codes import canonical_unit
 from riskengine.schemas import Declaration
 
-__all__ = ["declaration_document", "normalise_lines", "declaration_bounds"]
+__all__ = ["clean_records", "declaration_document", "normalise_lines", "declaration_bounds"]
 
 _UPPER = ("importer_country", "exporter_country", "country_of_export", "country_of_destination", "country_of_origin",
           "transit_countries", "term", "purpose", "source")
@@ -81,12 +81,28 @@ def _none(value: Any) -> Any:
     return value
 
 
-def declaration_document(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The declaration JSON of its history rows: the inverse of `riskengine.history.declaration_rows`."""
-    head = {k: _none(v) for k, v in rows[0].items()}
+def clean_records(lines: pd.DataFrame) -> list[dict[str, Any]]:
+    """`to_dict("records")` with missing values as None, as `_none` makes them, built column by column."""
+    columns = []
+    for name in lines.columns:
+        col = lines[name]
+        if isinstance(col.dtype, pd.DatetimeTZDtype):
+            columns.append(col.tolist())  # Timestamps, NaT kept: `_none` keeps it too
+        else:
+            columns.append(col.astype(object).where(col.notna(), None).tolist())
+    names = list(lines.columns)
+    return [dict(zip(names, values)) for values in zip(*columns)]
+
+
+def declaration_document(rows: list[dict[str, Any]], *, clean: bool = False) -> dict[str, Any]:
+    """The declaration JSON of its history rows: the inverse of `riskengine.history.declaration_rows`.
+
+    `clean` rows come from `clean_records`: their missing values are None already.
+    """
+    head = rows[0] if clean else {k: _none(v) for k, v in rows[0].items()}
     items = []
     for raw in rows:
-        row = {k: _none(v) for k, v in raw.items()}
+        row = raw if clean else {k: _none(v) for k, v in raw.items()}
         cites = {k: row[k] for k in ("term", "purpose", "source") if row.get(k) is not None}
         permits = []
         for token in (row.get("permits") or "").split(";"):
@@ -118,5 +134,5 @@ def declaration_document(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return document
 
 
-def to_declaration(rows: list[dict[str, Any]]) -> Declaration:
-    return Declaration.model_validate(declaration_document(rows))
+def to_declaration(rows: list[dict[str, Any]], *, clean: bool = False) -> Declaration:
+    return Declaration.model_validate(declaration_document(rows, clean=clean))

@@ -23,7 +23,7 @@ from riskengine.decision.lanes import ModelOutcome, StageNote, decide
 from riskengine.permits.checks import Finding, LineContext, check_declaration
 from riskengine.rulelang import FIELDS, RuleHit, RuleSet, evaluate_frame, normalise_fact
 
-from ._frame import declaration_bounds, normalise_lines, to_declaration
+from ._frame import clean_records, declaration_bounds, normalise_lines, to_declaration
 from ._history import history_facts
 from ._lanes import fast_decisions
 from ._model import score_declarations
@@ -250,13 +250,13 @@ def _permit_findings(stages: Stages, screen: _Screen, lines: pd.DataFrame, start
     ends = np.append(starts[1:], len(lines))
     records = lines.iloc[np.concatenate([np.arange(starts[d], ends[d]) for d in relevant_decl])] \
         if len(relevant_decl) else lines.iloc[:0]
-    rows = records.to_dict("records")
+    rows = clean_records(records)
     offset = 0
     for d in relevant_decl:
         size = ends[d] - starts[d]
         chunk, offset = rows[offset: offset + size], offset + size
         try:
-            declaration = to_declaration(chunk)
+            declaration = to_declaration(chunk, clean=True)
         except Exception as exc:  # pydantic.ValidationError: online this is a 422
             problems = exc.errors() if hasattr(exc, "errors") else [{"loc": (), "msg": str(exc)}]
             errors[int(d)] = "invalid declaration: " + "; ".join(
