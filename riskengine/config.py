@@ -80,7 +80,7 @@ class ServerSettings(_Section):
     port: int = Field(default=8000, ge=0, le=65535)
     workers: int = Field(default=1, ge=1)
     max_body_bytes: int = Field(default=1_000_000, ge=1000)
-    rate_limit_per_minute: int = Field(default=6000, ge=0)
+    rate_limit_per_minute: int = Field(default=30000, ge=0)
 
 
 class Settings(BaseSettings):
