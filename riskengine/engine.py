@@ -181,16 +181,20 @@ class Engine:
 
     def _registry(self, session, declaration: Declaration) -> dict[tuple[str, str], RegisteredPermit] | None:
         keys = {(p.issuing_country, p.number) for item in declaration.items for p in item.permits}
+        if not keys:
+            return {}
         try:
-            registry = load_registered(session, keys)
-            origins = {
-                (line.country_of_origin, line.origin_permit)
-                for permit in registry.values()
-                if permit.type == "re-export"
-                for line in permit.lines
-                if line.origin_permit and line.country_of_origin
-            }
-            registry.update(load_registered(session, origins - set(registry)))
+            # A savepoint, so a failed registry read leaves the rest of the snapshot usable on PostgreSQL.
+            with session.begin_nested():
+                registry = load_registered(session, keys)
+                origins = {
+                    (line.country_of_origin, line.origin_permit)
+                    for permit in registry.values()
+                    if permit.type == "re-export"
+                    for line in permit.lines
+                    if line.origin_permit and line.country_of_origin
+                }
+                registry.update(load_registered(session, origins - set(registry)))
             return registry
         except StoreUnavailable:
             raise
