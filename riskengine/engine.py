@@ -46,6 +46,8 @@ from riskengine.store.tables import (
     DeclarationRow,
     EngineState,
     OutcomeRow,
+    PermitLineRow,
+    PermitRow,
     Reservation,
 )
 
@@ -451,12 +453,15 @@ class Engine:
             return {}
         declaration = Declaration.model_validate(session.get(DeclarationRow, assessment.declaration_pk).body)
         units = {item.line: item.unit for item in declaration.items}
-        permit_units = {}
-        for reservation in session.execute(select(Reservation).where(Reservation.assessment_id == assessment.id)).scalars():
-            from riskengine.store.tables import PermitLineRow, PermitRow
-
-            line = session.get(PermitLineRow, reservation.permit_line_id)
-            permit_units[(reservation.declaration_line, session.get(PermitRow, line.permit_id).number)] = line.unit
+        permit_units = {
+            (row.declaration_line, row.number): row.unit
+            for row in session.execute(
+                select(Reservation.declaration_line, PermitRow.number, PermitLineRow.unit)
+                .join(PermitLineRow, PermitLineRow.id == Reservation.permit_line_id)
+                .join(PermitRow, PermitRow.id == PermitLineRow.permit_id)
+                .where(Reservation.assessment_id == assessment.id)
+            )
+        }
         endorsed = {}
         for entry in outcome.quantity_endorsed:
             key = (entry.line, entry.permit)

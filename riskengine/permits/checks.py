@@ -18,7 +18,6 @@ from riskengine.schemas import Declaration, DeclarationItem
 from riskengine.store.permits import RegisteredLine, RegisteredPermit
 
 __all__ = [
-    "EXPORT_DOCUMENTS",
     "Finding",
     "LineContext",
     "PermitCheckResult",
@@ -28,7 +27,6 @@ __all__ = [
     "taxon_covers",
 ]
 
-EXPORT_DOCUMENTS = frozenset({"export", "re-export", "certificate_of_origin"})
 WILD_SOURCES = frozenset("WXFR")
 PermitKey = tuple[str, str]
 
@@ -130,7 +128,7 @@ def check_declaration(
             )
             continue
         result.findings += check_codes(ctx, reference)
-        result.findings += check_presence(declaration, ctx)
+        result.findings += check_presence(ctx)
         result.findings += check_appendix_i_commercial(ctx)
         result.findings += check_source_for_kingdom(ctx)
         result.findings += check_suspensions(declaration, ctx, reference, on)
@@ -194,8 +192,8 @@ def check_codes(ctx: LineContext, reference) -> list[Finding]:
     return found
 
 
-def check_presence(declaration: Declaration, ctx: LineContext) -> list[Finding]:
-    """A CITES-relevant line cites a document; an Appendix I import also cites an import permit."""
+def check_presence(ctx: LineContext) -> list[Finding]:
+    """A CITES-relevant line cites a document (the import permit of App. I is `check_import_permit`'s)."""
     item = ctx.item
     if not item.permits:
         what = f"{ctx.taxon.accepted_name} is listed in Appendix {ctx.appendix}" if ctx.appendix else f"goods under HS {item.hs_code} are CITES specimens as a rule and no taxon is declared"
