@@ -1,6 +1,7 @@
 """The `riskengine` command line."""
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import os
@@ -44,6 +45,18 @@ def settings_from(config: Path | None) -> Settings:
     except ConfigError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
+
+
+@contextlib.contextmanager
+def database_of(settings: Settings):
+    """The configured database for one command, disposed of when the command ends."""
+    from riskengine.store.db import Database
+
+    database = Database(settings.database.url)
+    try:
+        yield database
+    finally:
+        database.dispose()
 
 
 def cli_actor() -> Actor:
@@ -136,17 +149,12 @@ def apikey_create(
 ) -> None:
     """Create an API key; the key is printed on the last line and never shown again."""
     from riskengine.security import KeyExists, create_key
-    from riskengine.store.db import Database
 
-    settings = settings_from(config)
-    database = Database(settings.database.url)
     try:
-        with database.session() as session:
+        with database_of(settings_from(config)) as database, database.session() as session:
             key = create_key(session, name, role, actor=cli_actor())
     except (ValueError, KeyExists) as exc:
         raise fail(str(exc)) from exc
-    finally:
-        database.dispose()
     console.print(f"API key for {name} ({role}); store it now, it is not shown again:")
     print(key)
 
@@ -155,16 +163,12 @@ def apikey_create(
 def apikey_revoke(name: str, config: ConfigOption = None) -> None:
     """Revoke an API key at once."""
     from riskengine.security import revoke_key
-    from riskengine.store.db import Database
 
-    database = Database(settings_from(config).database.url)
     try:
-        with database.session() as session:
+        with database_of(settings_from(config)) as database, database.session() as session:
             revoke_key(session, name, actor=cli_actor())
     except LookupError as exc:
         raise fail(str(exc)) from exc
-    finally:
-        database.dispose()
     console.print(f"revoked {name}")
 
 
@@ -215,13 +219,9 @@ def history_or_database(history: Path | None, mapping: str | None, settings: Set
 
         return read_history(history, mapping)
     from riskengine.outcomes import history_from_database
-    from riskengine.store.db import Database
 
-    database = Database(settings.database.url)
-    try:
+    with database_of(settings) as database:
         frame = history_from_database(database)
-    finally:
-        database.dispose()
     if frame.empty:
         raise fail("no assessed declarations in the database; pass --history FILE")
     return frame
@@ -379,15 +379,11 @@ def report_rules(
     from rich.table import Table
 
     from riskengine.stats import compute_stats
-    from riskengine.store.db import Database
 
     first = dt.datetime.fromisoformat(start).replace(tzinfo=dt.timezone.utc) if start else None
     last = dt.datetime.fromisoformat(end).replace(tzinfo=dt.timezone.utc) + dt.timedelta(days=1) if end else None
-    database = Database(settings_from(config).database.url)
-    try:
+    with database_of(settings_from(config)) as database:
         figures = compute_stats(database, start=first, end=last, office=office, min_selections=min_selections)
-    finally:
-        database.dispose()
     if as_json:
         print(json.dumps(figures, default=str))
         return
@@ -420,13 +416,9 @@ def report_rules(
 def audit_verify(config: ConfigOption = None) -> None:
     """Walk the hash chain; exit 1 naming the first record altered, removed or out of order."""
     from riskengine.auditing import verify_audit
-    from riskengine.store.db import Database
 
-    database = Database(settings_from(config).database.url)
-    try:
+    with database_of(settings_from(config)) as database:
         count, problem = verify_audit(database)
-    finally:
-        database.dispose()
     if problem is not None:
         raise fail(f"audit chain broken at record {problem.seq}: {problem.message} ({count} records before it are intact)")
     console.print(f"audit chain intact: {count} records")
@@ -443,18 +435,14 @@ def audit_export(
     import datetime as dt
 
     from riskengine.auditing import export_audit
-    from riskengine.store.db import Database
 
     try:
         first = dt.datetime.fromisoformat(start).replace(tzinfo=dt.timezone.utc)
         last = dt.datetime.fromisoformat(end).replace(tzinfo=dt.timezone.utc) + dt.timedelta(days=1)
     except ValueError as exc:
         raise fail(f"--from/--to: {exc}", 2) from exc
-    database = Database(settings_from(config).database.url)
-    try:
+    with database_of(settings_from(config)) as database:
         signoff = export_audit(database, out, start=first, end=last, signed_by=cli_actor().name)
-    finally:
-        database.dispose()
     console.print(f"{signoff['records']} records written to {out} (sha256 {signoff['sha256'][:16]}...)")
 
 
