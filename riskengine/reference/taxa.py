@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Iterable
 
 __all__ = ["LISTED", "RANKS", "PopulationListing", "TaxonInfo", "Taxonomy", "TaxonRow", "normalise_name"]
@@ -20,6 +21,7 @@ _DROP = frozenset({"spp.", "spp", "sp.", "sp", "ssp.", "subsp.", "var."})
 _CACHE_LIMIT = 100_000
 
 
+@lru_cache(maxsize=65_536)  # a pure function of the text, called per taxon, suspension and quota on every check
 def normalise_name(name: str) -> str:
     """The lookup key of a scientific name: lower case, single spaces, no subgenus and no 'spp.'."""
     key = name.strip().lower()

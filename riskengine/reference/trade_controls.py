@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterable
 
 from riskengine.reference.taxa import TaxonInfo, normalise_name
@@ -79,6 +80,15 @@ class Reservation:
     notes: str = ""
 
 
+@lru_cache(maxsize=65_536)
+def _lineage_keys(lineage: tuple[str, ...], fallback: str | None) -> frozenset[str]:
+    """The lookup keys of a taxon's lineage (of `fallback`, its accepted name, when the lineage is empty)."""
+    keys = frozenset(normalise_name(n) for n in lineage)
+    if not keys and fallback is not None:
+        keys = frozenset((normalise_name(fallback),))
+    return keys
+
+
 class TradeControls:
     """Suspensions, quotas and reservations indexed by country for per-line checks."""
 
@@ -109,7 +119,7 @@ class TradeControls:
         reason to let a suspended trade through.
         """
         on = on or dt.date.today()
-        lineage = {normalise_name(n) for n in taxon.lineage} or {normalise_name(taxon.accepted_name)}
+        lineage = _lineage_keys(taxon.lineage, taxon.accepted_name)
         found = []
         for s in self._suspensions.get(country.strip().upper(), ()):
             if s.taxon is None:
@@ -130,7 +140,7 @@ class TradeControls:
     def quotas(self, taxon: TaxonInfo, country: str, year: int, term: str | None = None,
                source: str | None = None) -> list[Quota]:
         """Export quotas of `country` (or of every country) for the taxon or a taxon above it in `year`."""
-        lineage = {normalise_name(n) for n in taxon.lineage} or {normalise_name(taxon.accepted_name)}
+        lineage = _lineage_keys(taxon.lineage, taxon.accepted_name)
         country = country.strip().upper()
         found = []
         for q in (*self._quotas.get(country, ()), *self._quotas.get(None, ())):
@@ -146,6 +156,6 @@ class TradeControls:
     def reservations(self, taxon: TaxonInfo, country: str, on: dt.date | None = None) -> list[Reservation]:
         """Reservations `country` holds on the taxon (or a taxon above it) on `on`."""
         on = on or dt.date.today()
-        lineage = {normalise_name(n) for n in taxon.lineage}
+        lineage = _lineage_keys(taxon.lineage, None)
         return [r for r in self._reservations.get(country.strip().upper(), ())
                 if normalise_name(r.taxon) in lineage and _within(on, r.start, r.end)]
