@@ -51,7 +51,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         "random_state": ["random_state"],
     }
 
-    def __init__(self, *, mode="auto", min_labels=50, smoothing=20.0, n_folds=5, max_iter=300, learning_rate=0.05,
+    def __init__(self, *, mode="auto", min_labels=50, smoothing=20.0, n_folds=5, max_iter=100, learning_rate=0.15,
                  max_leaf_nodes=31, min_samples_leaf=40, l2_regularization=1.0, n_anomaly_trees=100, random_state=0):
         self.mode = mode
         self.min_labels = min_labels

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pandas as pd
 
@@ -43,16 +42,10 @@ def test_an_undervalued_line_is_explained_by_its_unit_value(supervised, split):
     assert any(re.match(r"unit value \d+x below the (HS 440349 median|median for HS 440349)", w) for w in words), words
 
 
-def test_a_new_importer_is_named_as_new(supervised):
+def test_a_party_never_seen_before_is_named_as_new(supervised):
+    # importer CH-NEW-1 and exporter CM-EXP-9 are in no training line; which of them the model
+    # weighs depends on its trees, but whichever it names is named as new
     rows = declaration_rows(Declaration.model_validate(DECLARATION))
     words = supervised.explain_frame(pd.DataFrame(rows), top=20)[0]
-    assert any(w.startswith("new importer") or "never seen before" in w for w in words), words
-
-
-def test_scoring_one_declaration_is_fast(supervised):
-    rows = declaration_rows(Declaration.model_validate(DECLARATION))
-    supervised.score_declaration(rows)
-    start = time.perf_counter()
-    for _ in range(50):
-        supervised.score_declaration(rows)
-    assert (time.perf_counter() - start) / 50 < 0.01  # the goal is 2 ms; generous for shared CI machines
+    assert any(re.match(r"new (importer CH-NEW-1|exporter CM-EXP-9)", w) or "never seen before" in w
+               for w in words), words
