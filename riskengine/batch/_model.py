@@ -73,23 +73,29 @@ def score_declarations(model, lines: pd.DataFrame, starts: np.ndarray, *, top: i
     cols = columns_from_frame(model._aligned(lines), est.features_.passthrough)
     derived = est.features_.derive(cols)
     full = _full_matrix(est, cols, derived)
-    tables = booster_leaves(est, model._groups) if est.mode_ == "supervised" else None
-    if tables is not None:
-        raw, leaves = tables.leaves(full)
-        line_scores = tables.probability(raw)
-    else:
-        raw = leaves = None
-        line_scores = _scores(est, full)
+    line_scores = _scores(est, full)
     n_decl = len(starts)
     # argmax per declaration, first line on ties (as np.argmax online)
-    order = np.lexsort((np.arange(len(line_scores)), -line_scores, np.repeat(np.arange(n_decl), np.diff(np.append(starts, len(line_scores))))))
-    decl_of_sorted = np.repeat(np.arange(n_decl), np.diff(np.append(starts, len(line_scores))))[order]
+    decl = np.repeat(np.arange(n_decl), np.diff(np.append(starts, len(line_scores))))
+    order = np.lexsort((np.arange(len(line_scores)), -line_scores, decl))
     first = np.ones(len(order), dtype=bool)
-    first[1:] = decl_of_sorted[1:] != decl_of_sorted[:-1]
+    first[1:] = decl[order][1:] != decl[order][:-1]
     worst = order[first]
     worst_scores = line_scores[worst]
-    probe = None if tables is None else (tables, raw[worst], leaves[worst])
-    return ModelResult(worst_scores, _explain(model, derived, full, worst, worst_scores, top=top, probe=probe))
+    features: list[tuple[str, ...]] = [()] * n_decl
+    explained = np.flatnonzero(worst_scores >= model.explain_min_score)  # as `score_declaration` online
+    if explained.size:
+        rows = worst[explained]
+        probe = None
+        scores = worst_scores[explained]
+        if est.mode_ == "supervised":
+            tables = booster_leaves(est, model._groups)
+            raw, leaves = tables.leaves(full[rows])
+            scores = tables.probability(raw)
+            probe = (tables, raw, leaves)
+        for d, words in zip(explained.tolist(), _explain(model, derived, full, rows, scores, top=top, probe=probe)):
+            features[d] = words
+    return ModelResult(worst_scores, features)
 
 
 def _explain(model, derived, full: np.ndarray, rows: np.ndarray, scores: np.ndarray, *, top: int,

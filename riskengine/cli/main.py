@@ -293,6 +293,7 @@ def train(
     out: Annotated[Optional[Path], typer.Option(help="model folder (default: model.path)")] = None,
     mapping: Annotated[Optional[str], typer.Option(help="column mapping name (e.g. kcs) or YAML file")] = None,
     labels: Annotated[Optional[str], typer.Option(help="label column (fraud); 'none' for an unsupervised model")] = "fraud",
+    explain_min_score: Annotated[float, typer.Option(min=0.0, max=1.0, help="declarations scored under this get no top features")] = 0.05,
     config: ConfigOption = None,
 ) -> None:
     """Train the model on a history table, or on assessed declarations and their recorded outcomes."""
@@ -301,7 +302,8 @@ def train(
     settings = settings_from(config)
     frame = history_or_database(history, mapping, settings)
     target = out or settings.resolve(settings.model.path)
-    card = train_model(frame, labels=None if (labels or "").lower() == "none" else labels, out_dir=target)
+    card = train_model(frame, labels=None if (labels or "").lower() == "none" else labels, out_dir=target,
+                       explain_min_score=explain_min_score)
     console.print(f"model {card.version} ({card.mode}) written to {target}")
     for key, value in (getattr(card, "metrics", None) or {}).items():
         console.print(f"  {key}: {value}")
