@@ -9,10 +9,12 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError, InvalidHashError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from riskengine.store.audit import Actor, append_audit
+from riskengine.store.db import StoreUnavailable
 from riskengine.store.tables import ApiKey
 
 __all__ = ["ROLES", "ApiKeys", "InvalidKey", "KeyExists", "create_key", "revoke_key"]
@@ -61,12 +63,20 @@ def revoke_key(session: Session, name: str, *, actor: Actor) -> None:
 @dataclass(frozen=True)
 class _Verified:
     key_id: int
-    name: str
-    role: str
+    actor: Actor
+
+
+_KEYS = ApiKey.__table__
+_REVOKED = select(_KEYS.c.revoked_at).where(_KEYS.c.id == bindparam("key_id"))
 
 
 class ApiKeys:
-    """Checks presented keys; a verified key is remembered by its SHA-256 so argon2 runs once per key."""
+    """Checks presented keys; a verified key is remembered by its SHA-256 so argon2 runs once per key.
+
+    A remembered key still costs one primary-key read per request, so a revocation (made by any
+    process: the CLI, another worker) takes effect on the next request. That read is a prebuilt Core
+    statement on a pooled read connection, not an ORM session: it runs on every request.
+    """
 
     def __init__(self, database) -> None:
         self.database = database
@@ -77,14 +87,18 @@ class ApiKeys:
         parts = presented.split("_")
         if len(parts) < 3 or parts[0] != "rk":
             raise InvalidKey("malformed API key")
-        digest = hashlib.sha256(presented.encode()).hexdigest()
+        digest = hashlib.sha256(presented.encode()).digest()
+        known = self._verified.get(digest)
+        if known is not None:
+            try:
+                with self.database.read_engine.connect() as connection:
+                    row = connection.execute(_REVOKED, {"key_id": known.key_id}).first()
+            except (OperationalError, InterfaceError) as exc:
+                raise StoreUnavailable(f"database unavailable: {exc.orig}") from exc
+            if row is None or row.revoked_at is not None:
+                raise InvalidKey("API key revoked")
+            return known.actor
         with self.database.read() as session:
-            known = self._verified.get(digest)
-            if known is not None:
-                row = session.get(ApiKey, known.key_id)
-                if row is None or row.revoked_at is not None:
-                    raise InvalidKey("API key revoked")
-                return Actor(known.name, known.role)
             rows = session.execute(select(ApiKey).where(ApiKey.prefix == parts[1])).scalars().all()
             for row in rows:
                 try:
@@ -94,6 +108,6 @@ class ApiKeys:
                 if row.revoked_at is not None:
                     raise InvalidKey("API key revoked")
                 with self._lock:
-                    self._verified[digest] = _Verified(row.id, row.name, row.role)
+                    self._verified[digest] = _Verified(row.id, Actor(row.name, row.role))
                 return Actor(row.name, row.role)
         raise InvalidKey("unknown API key")

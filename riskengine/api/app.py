@@ -84,6 +84,50 @@ class _TooLarge(Exception):
     pass
 
 
+class Observe:
+    """Per request: latency and lane metrics of assessments, 5xx counts, one structured log line (pure ASGI).
+
+    Starlette's `@app.middleware("http")` wraps every request in a task group and memory streams;
+    this middleware only watches the response start go by.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = time.perf_counter()
+        status = 500
+
+        async def watched_send(message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched_send)
+        finally:
+            elapsed = time.perf_counter() - started
+            state = scope.get("state") or {}
+            decision = state.get("decision")
+            engine = getattr(scope["app"].state, "engine", None) if "app" in scope else None
+            if engine is not None:
+                metrics = engine.metrics
+                if decision is not None:
+                    metrics.observe(decision, elapsed)
+                if status >= 500:
+                    metrics.errors.labels(str(status)).inc()
+            if log.isEnabledFor(logging.INFO):
+                actor = state.get("actor")
+                log.info(
+                    "request",
+                    extra={"method": scope["method"], "path": scope["path"], "status": status, "ms": round(elapsed * 1000, 2),
+                           "assessment_id": getattr(decision, "assessment_id", None), "actor": getattr(actor, "name", None)},
+                )
+
+
 def create_app(settings: Settings, *, engine=None) -> FastAPI:
     """Build the app; the engine is made at start-up from `settings` unless one is passed in."""
 
@@ -119,24 +163,7 @@ def create_app(settings: Settings, *, engine=None) -> FastAPI:
         app.include_router(router)
     _install_handlers(app)
 
-    @app.middleware("http")
-    async def observe(request: Request, call_next):
-        started = time.perf_counter()
-        response = await call_next(request)
-        elapsed = time.perf_counter() - started
-        decision = getattr(request.state, "decision", None)
-        if decision is not None:
-            request.app.state.engine.metrics.observe(decision, elapsed)
-        if response.status_code >= 500:
-            request.app.state.engine.metrics.errors.labels(str(response.status_code)).inc()
-        log.info(
-            "request",
-            extra={"method": request.method, "path": request.url.path, "status": response.status_code,
-                   "ms": round(elapsed * 1000, 2), "assessment_id": getattr(decision, "assessment_id", None),
-                   "actor": getattr(getattr(request.state, "actor", None), "name", None)},
-        )
-        return response
-
+    app.add_middleware(Observe)
     app.add_middleware(BodyLimit, limit=settings.server.max_body_bytes)
     return app
 

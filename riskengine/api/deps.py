@@ -15,7 +15,9 @@ __all__ = ["EngineDep", "require"]
 _bearer = HTTPBearer(auto_error=False)
 
 
-def get_engine(request: Request) -> Engine:
+# The dependencies that only read app state or compare a role are `async def`: FastAPI runs a plain
+# `def` dependency in the thread pool, and those hops cost more than the work on every request.
+async def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
@@ -41,7 +43,7 @@ def _actor(request: Request, credentials: HTTPAuthorizationCredentials | None = 
 def require(*roles: str):
     """A dependency that authenticates the caller and admits only `roles` (admin is always admitted)."""
 
-    def check(actor: Actor = Depends(_actor)) -> Actor:
+    async def check(actor: Actor = Depends(_actor)) -> Actor:
         if actor.role != "admin" and actor.role not in roles:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {actor.role} may not do this; needs {' or '.join(roles)}")
         return actor

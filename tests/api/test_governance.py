@@ -127,6 +127,29 @@ def test_metrics_count_assessments_by_lane(env):
     assert "riskengine_assessment_seconds_bucket" in text and "riskengine_model_loaded 0.0" in text
 
 
+def test_every_request_logs_one_line_with_status_actor_and_assessment(env):
+    import logging
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("riskengine.api")
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        decision = call(env, "single_window", "POST", "/v1/assessments", json=DECLARATION).json()
+        call(env, "officer", "GET", "/v1/assessments/nope")
+        call(env, None, "GET", "/v1/rules")
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    lines = [(r.method, r.path, r.status, r.actor, r.assessment_id) for r in records if r.getMessage() == "request"]
+    assert lines == [("POST", "/v1/assessments", 201, "single_window-key", decision["assessment_id"]),
+                     ("GET", "/v1/assessments/nope", 404, "officer-key", None),
+                     ("GET", "/v1/rules", 401, None, None)]
+
+
 def test_registry_failure_never_releases_a_cites_declaration(env, monkeypatch):
     import riskengine.engine as engine_module
 
