@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import Float, bindparam, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from riskengine.schemas import Permit, PermitStatusChange
@@ -203,22 +203,59 @@ def change_status(
     return get_permit_document(session, issuing_country, number)
 
 
+_P = PermitRow.__table__.c
+_L = PermitLineRow.__table__.c
+# One statement for permits and their lines (outer join: a permit without lines is still registered),
+# built once; the ORM with selectinload took two queries and its identity map on every assessment.
+# Filtering on both columns lets the (issuing_country, number) unique index find the rows.
+_REGISTERED = (
+    select(_P.id, _P.issuing_country, _P.number, _P.type, _P.issued_on, _P.valid_until, _P.status, _P.document,
+           _L.id.label("line_id"), _L.line, _L.taxon, _L.appendix, _L.term, _L.purpose, _L.source, _L.quantity, _L.unit,
+           _L.country_of_origin, _L.origin_permit, _L.quantity_reserved, _L.quantity_used)
+    .select_from(PermitRow.__table__.outerjoin(PermitLineRow.__table__, _L.permit_id == _P.id))
+    .where(_P.issuing_country.in_(bindparam("countries", expanding=True)), _P.number.in_(bindparam("numbers", expanding=True)))
+    .order_by(_P.id, _L.line)
+)
+
+
 def load_registered(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], RegisteredPermit]:
     """The registered permits among `keys` (issuing country, number); absent keys are simply missing."""
     keys = set(keys)
     if not keys:
         return {}
-    numbers = {number for _, number in keys}
-    rows = session.execute(
-        select(PermitRow).where(PermitRow.number.in_(numbers)).options(selectinload(PermitRow.lines))
-    ).scalars()
-    found = {}
+    rows = session.connection().execute(
+        _REGISTERED, {"countries": sorted({country for country, _ in keys}), "numbers": sorted({number for _, number in keys})}
+    )
+    heads: dict[tuple[str, str], object] = {}
+    lines: dict[tuple[str, str], list[RegisteredLine]] = {}
     for row in rows:
-        if (row.issuing_country, row.number) not in keys:
+        key = (row.issuing_country, row.number)
+        if key not in keys:
             continue
+        if key not in heads:
+            heads[key] = row
+            lines[key] = []
+        if row.line_id is not None:
+            lines[key].append(RegisteredLine(
+                id=row.line_id,
+                line=row.line,
+                taxon=row.taxon,
+                appendix=row.appendix,
+                term=row.term,
+                purpose=row.purpose,
+                source=row.source,
+                quantity=row.quantity,
+                unit=row.unit,
+                country_of_origin=row.country_of_origin,
+                origin_permit=row.origin_permit,
+                reserved=row.quantity_reserved,
+                used=row.quantity_used,
+            ))
+    found = {}
+    for key, row in heads.items():
         exporter = row.document.get("exporter") or {}
         importer = row.document.get("importer") or {}
-        found[(row.issuing_country, row.number)] = RegisteredPermit(
+        found[key] = RegisteredPermit(
             number=row.number,
             issuing_country=row.issuing_country,
             type=row.type,
@@ -229,52 +266,33 @@ def load_registered(session: Session, keys: Iterable[tuple[str, str]]) -> dict[t
             exporter_country=exporter.get("country"),
             importer_name=importer.get("name"),
             importer_country=importer.get("country"),
-            lines=tuple(
-                RegisteredLine(
-                    id=line.id,
-                    line=line.line,
-                    taxon=line.taxon,
-                    appendix=line.appendix,
-                    term=line.term,
-                    purpose=line.purpose,
-                    source=line.source,
-                    quantity=line.quantity,
-                    unit=line.unit,
-                    country_of_origin=line.country_of_origin,
-                    origin_permit=line.origin_permit,
-                    reserved=line.quantity_reserved,
-                    used=line.quantity_used,
-                )
-                for line in row.lines
-            ),
+            lines=tuple(lines[key]),
         )
     return found
 
 
+_RESERVE = (
+    update(PermitLineRow.__table__)
+    .where(_L.id == bindparam("line_id"),
+           _L.quantity_used + _L.quantity_reserved + bindparam("wanted", type_=Float) <= _L.quantity * (1 + bindparam("tolerance", type_=Float)))
+    .values(quantity_reserved=_L.quantity_reserved + bindparam("wanted", type_=Float))
+)
+_USE_RESERVED = (
+    update(PermitLineRow.__table__)
+    .where(_L.id == bindparam("line_id"))
+    .values(quantity_reserved=_L.quantity_reserved - bindparam("wanted", type_=Float), quantity_used=_L.quantity_used + bindparam("wanted", type_=Float))
+)
+
+
 def reserve(session: Session, *, permit_line_id: int, quantity: float, tolerance: float = 0.0) -> bool:
     """Atomically reserve `quantity` on a permit line; False (and nothing changed) if it would exceed it."""
-    line = PermitLineRow.__table__.c
-    result = session.execute(
-        update(PermitLineRow)
-        .where(
-            line.id == permit_line_id,
-            line.quantity_used + line.quantity_reserved + quantity <= line.quantity * (1 + tolerance),
-        )
-        .values(quantity_reserved=line.quantity_reserved + quantity)
-        .execution_options(synchronize_session=False)
-    )
+    result = session.connection().execute(_RESERVE, {"line_id": permit_line_id, "wanted": quantity, "tolerance": tolerance})
     return result.rowcount == 1
 
 
 def use_reserved(session: Session, *, permit_line_id: int, quantity: float) -> None:
     """Move `quantity` of a permit line from reserved to used (a released declaration)."""
-    line = PermitLineRow.__table__.c
-    session.execute(
-        update(PermitLineRow)
-        .where(line.id == permit_line_id)
-        .values(quantity_reserved=line.quantity_reserved - quantity, quantity_used=line.quantity_used + quantity)
-        .execution_options(synchronize_session=False)
-    )
+    session.connection().execute(_USE_RESERVED, {"line_id": permit_line_id, "wanted": quantity})
 
 
 def settle_reservations(
