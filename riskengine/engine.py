@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from riskengine.config import Settings
@@ -54,7 +54,20 @@ from riskengine.store.tables import (
 __all__ = ["Engine", "Prepared"]
 
 _TABLES = Base.metadata.tables
+# Statements of the per-declaration path, built once: a statement object memoises its cache key, so
+# executing a prebuilt one skips generating the key that finds the compiled SQL (one per execute).
 _INSERT_DECLARATION = _TABLES["declarations"].insert().returning(_TABLES["declarations"].c.id)
+_INSERT_ASSESSMENT = _TABLES["assessments"].insert()
+_INSERT_REASONS = _TABLES["reasons"].insert()
+_INSERT_RESERVATIONS = _TABLES["reservations"].insert()
+_INSERT_LINES = _TABLES["declaration_lines"].insert()
+_INSERT_PERMIT_REFS = _TABLES["declaration_permit_refs"].insert()
+_D, _A = _TABLES["declarations"].c, _TABLES["assessments"].c
+_STORED = (
+    select(_D.body_hash, _A.response, _A.inputs)
+    .select_from(_TABLES["declarations"].join(_TABLES["assessments"], _A.declaration_pk == _D.id))
+    .where(_D.declaration_id == bindparam("declaration_id"), _D.version == bindparam("version"))
+)
 
 log = logging.getLogger("riskengine.engine")
 
@@ -333,10 +346,8 @@ class Engine:
             return stored
 
     def _stored(self, session, declaration: Declaration, body_hash: str) -> Decision | None:
-        row = session.execute(
-            select(DeclarationRow.body_hash, Assessment.response, Assessment.inputs)
-            .join(Assessment, Assessment.declaration_pk == DeclarationRow.id)
-            .where(DeclarationRow.declaration_id == declaration.declaration_id, DeclarationRow.version == declaration.version)
+        row = session.connection().execute(
+            _STORED, {"declaration_id": declaration.declaration_id, "version": declaration.version}
         ).first()
         if row is None:
             return None
@@ -384,7 +395,7 @@ class Engine:
                 assessed_at=now,
             )
             response = decision.model_dump(mode="json")
-            db.execute(_TABLES["assessments"].insert(), {
+            db.execute(_INSERT_ASSESSMENT, {
                 "id": assessment_id, "declaration_pk": pk, "declaration_id": declaration.declaration_id,
                 "declaration_version": declaration.version, "decision": decision.decision, "lane": decision.lane,
                 "score": decision.score, "random_selection": decision.random_selection,
@@ -392,7 +403,7 @@ class Engine:
                 "customs_office": declaration.customs_office, "assessed_at": now, "response": response,
                 "inputs": stage_inputs(prepared), "actor": actor.name,
             })
-            db.execute(_TABLES["reasons"].insert(), [
+            db.execute(_INSERT_REASONS, [
                 {"assessment_id": assessment_id, "position": i, "source": r.source, "code": r.code, "rule_id": r.rule_id,
                  "line": r.line, "permit": r.permit, "lane": r.lane, "score": r.score, "message": r.message}
                 for i, r in enumerate(decision.reasons)
@@ -400,7 +411,7 @@ class Engine:
             if reserved:
                 # A release uses the quantities at once; an inspection keeps them reserved until the outcome.
                 state = "used" if decision.decision == "release" else "reserved"
-                db.execute(_TABLES["reservations"].insert(), [
+                db.execute(_INSERT_RESERVATIONS, [
                     {"assessment_id": assessment_id, "permit_line_id": c.permit_line_id, "declaration_line": c.line,
                      "quantity": c.quantity, "state": state}
                     for c in reserved
@@ -408,10 +419,10 @@ class Engine:
                 if state == "used":
                     for claim in reserved:
                         use_reserved(session, permit_line_id=claim.permit_line_id, quantity=claim.quantity)
-            db.execute(_TABLES["declaration_lines"].insert(), line_rows(declaration, pk))
+            db.execute(_INSERT_LINES, line_rows(declaration, pk))
             refs = permit_ref_rows(declaration, pk)
             if refs:
-                db.execute(_TABLES["declaration_permit_refs"].insert(), refs)
+                db.execute(_INSERT_PERMIT_REFS, refs)
             append_audit(
                 session, actor=actor, action="assessment.create", entity="assessment", entity_id=assessment_id,
                 after=response, detail={"declaration_id": declaration.declaration_id, "version": declaration.version,

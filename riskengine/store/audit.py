@@ -43,19 +43,27 @@ def _record_hash(prev_hash: str, fields: dict[str, Any]) -> str:
     return hashlib.sha256((prev_hash + text).encode()).hexdigest()
 
 
+_HASHED = ("seq", "at", "actor", "role", "action", "entity", "entity_id", "before_hash", "after_hash", "detail")
+
+
 def _fields(record: AuditRecord) -> dict[str, Any]:
-    at = record.at if record.at.tzinfo else record.at.replace(tzinfo=dt.timezone.utc)
+    return _hashed_fields({name: getattr(record, name) for name in _HASHED})
+
+
+def _hashed_fields(record: dict[str, Any]) -> dict[str, Any]:
+    """The fields a record's hash covers, from its column values (a stored row or one about to be inserted)."""
+    at = record["at"] if record["at"].tzinfo else record["at"].replace(tzinfo=dt.timezone.utc)
     return {
-        "seq": record.seq,
+        "seq": record["seq"],
         "at": at.astimezone(dt.timezone.utc).isoformat(),
-        "actor": record.actor,
-        "role": record.role,
-        "action": record.action,
-        "entity": record.entity,
-        "entity_id": record.entity_id,
-        "before_hash": record.before_hash,
-        "after_hash": record.after_hash,
-        "detail": record.detail,
+        "actor": record["actor"],
+        "role": record["role"],
+        "action": record["action"],
+        "entity": record["entity"],
+        "entity_id": record["entity_id"],
+        "before_hash": record["before_hash"],
+        "after_hash": record["after_hash"],
+        "detail": record["detail"],
     }
 
 
@@ -101,7 +109,7 @@ def append_audit(
         "detail": detail or {},
     }
     record["prev_hash"] = prev_hash
-    record["hash"] = _record_hash(prev_hash, _fields(AuditRecord(**record)))
+    record["hash"] = _record_hash(prev_hash, _hashed_fields(record))  # no ORM object: this runs per assessment
     db.execute(_RECORDS.insert(), record)
     db.execute(_MOVE_HEAD, {"new_seq": record["seq"], "new_hash": record["hash"]})
     return record

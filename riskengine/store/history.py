@@ -101,19 +101,20 @@ def aggregates(session: Session, declaration: Declaration) -> dict[int, dict[str
     at = declaration.lodged_at
     importer = declaration.importer.id or declaration.importer.name
     exporter = declaration.exporter.id or declaration.exporter.name
-    traders = session.execute(
+    db = session.connection()  # Core on the session's connection: the ORM adds nothing to plain SQL here
+    traders = db.execute(
         _TRADERS, {"exporter": exporter, "importer": importer, "week_ago": at - dt.timedelta(days=7), "at": at,
                    "id": declaration.declaration_id, "cap": RECENT_CAP}
     ).one()
     first_seen = _aware(traders.importer_first) if importer else None
     routes = {
         hs4 for hs4 in sorted({item.hs_code[:4] for item in declaration.items})
-        if session.execute(_ROUTE_SEEN, {"exporting": declaration.country_of_export, "destination": declaration.country_of_destination,
+        if db.execute(_ROUTE_SEEN, {"exporting": declaration.country_of_export, "destination": declaration.country_of_destination,
                                          "hs4": hs4, "at": at, "id": declaration.declaration_id}).first() is not None
     }
     citing: dict[tuple[str, str], set[str]] = {}
     for country, number in sorted({(ref.issuing_country, ref.number) for item in declaration.items for ref in item.permits}):
-        citing[(country, number)] = set(session.execute(
+        citing[(country, number)] = set(db.execute(
             _CITATIONS, {"country": country, "number": number, "id": declaration.declaration_id, "cap": RECENT_CAP}
         ).scalars())
     result = {}
