@@ -1,7 +1,7 @@
-"""The lanes of declarations without permit findings or engine notes, for whole columns at once.
+"""The lanes of declarations without engine notes, for whole columns at once.
 
-Most declarations have no permit findings and no engine notes: `decide` then reduces to the rule
-lanes, the score thresholds and the random draw, and its reasons to the rule entries, one model
+Most declarations have no engine notes: `decide` then reduces to the finding lanes, the rule lanes,
+the score thresholds and the random draw, and its reasons to the permit and rule entries, one model
 entry and perhaps the random one. This computes exactly what `decide` and
 `json.dumps(reasons, separators=(",", ":"))` give for them, without building the reason dicts;
 a row it cannot reproduce exactly (a non-finite score, an unknown lane, a value JSON would not
@@ -9,13 +9,14 @@ write as a plain scalar) is left to `decide`.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 from json.encoder import encode_basestring_ascii as _json_str  # what json.dumps uses for str (ensure_ascii)
 
 import numpy as np
 
 from riskengine.config import DecisionSettings
-from riskengine.decision.lanes import INSPECT_LANES, LANE_SEVERITY, random_draw
+from riskengine.decision.lanes import INSPECT_LANES, LANE_SEVERITY
 
 __all__ = ["FastDecisions", "fast_decisions"]
 
@@ -54,6 +55,31 @@ def _scalar(value) -> str:
     raise _NotPlain
 
 
+def _finding_json(finding, lane) -> str:
+    return ('{"source":"permit","code":' + _scalar(finding.code) + ',"line":' + _scalar(finding.line)
+            + ',"permit":' + _scalar(finding.permit) + ',"message":' + _scalar(finding.message)
+            + ',"lane":' + _scalar(lane) + "}")
+
+
+class _Draw:
+    """`decision.lanes.random_draw` for many ids: HMAC-SHA256 (RFC 2104) with the key pads hashed once."""
+
+    def __init__(self, salt: str) -> None:
+        key = salt.encode()
+        if len(key) > 64:  # SHA-256's block size
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(64, b"\0")
+        self.inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+        self.outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+
+    def __call__(self, declaration_id: str) -> float:
+        inner = self.inner.copy()
+        inner.update(declaration_id.encode())
+        outer = self.outer.copy()
+        outer.update(inner.digest())
+        return int.from_bytes(outer.digest()[:8], "big") / 2**64
+
+
 def _hit_json(hit) -> str:
     return ('{"source":"rule","rule_id":' + _scalar(hit.rule_id) + ',"rule_version":' + _scalar(hit.rule_version)
             + ',"line":' + _scalar(hit.line) + ',"message":' + _scalar(hit.message) + ',"lane":' + _scalar(hit.lane)
@@ -70,8 +96,9 @@ def _score_lanes(totals: list[float], settings: DecisionSettings) -> np.ndarray:
 
 
 def fast_decisions(ids, scores: np.ndarray | None, features, hits, eligible: np.ndarray, *,
-                   settings: DecisionSettings, model_weight: float, salt: str) -> FastDecisions:
-    """`decide(findings=(), notes=(), hits=hits[i], model=ModelOutcome(scores[i], features[i]))` for the eligible rows."""
+                   settings: DecisionSettings, model_weight: float, salt: str, findings=None) -> FastDecisions:
+    """`decide(findings=findings.get(i, ()), notes=(), hits=hits[i], model=ModelOutcome(scores[i], features[i]))`
+    for the eligible rows (`findings`: a mapping of row to its permit findings, or None)."""
     n = len(eligible)
     out = FastDecisions(n)
     if scores is None or not eligible.any():
@@ -85,28 +112,52 @@ def fast_decisions(ids, scores: np.ndarray | None, features, hits, eligible: np.
             rule_score += hit.score or 0.0
         totals.append(round(min(100.0, max(0.0, rule_score + model_scores[i] * model_weight)), 2))
     score_lanes = _score_lanes(totals, settings).tolist()
-    random_lane, rate = settings.random_lane, settings.random_rate
+    random_lane, rate, draw = settings.random_lane, settings.random_rate, _Draw(salt)
+    finding_lanes = settings.finding_lanes
     random_reason = ',{"source":"random","code":"RANDOM_SELECTION","lane":' + _json_str(random_lane) + \
         ',"message":' + _RANDOM_MESSAGE + "}"
+    hit_texts: dict[int, str] = {}  # by id: the hit objects stay alive for the whole call
+    feature_texts: dict[tuple, str] = {}
+    row_findings = findings.get if findings else (lambda i: None)
+    reasons, lanes, decisions, scores_out, selections, done = (out.reasons, out.lane, out.decision, out.score,
+                                                               out.random_selection, out.done)
     for i, total, lane in zip(rows, totals, score_lanes):
+        row_hits, found = hits[i], row_findings(i)
         try:
-            parts = [_hit_json(hit) for hit in hits[i]]
-            features_json = ",".join(map(_scalar, features[i]))
-            severity = LANE_SEVERITY[lane]
-            for hit in hits[i]:
-                if hit.lane and LANE_SEVERITY[hit.lane] > severity:
-                    lane, severity = hit.lane, LANE_SEVERITY[hit.lane]
-        except (_NotPlain, KeyError):
+            if row_hits or found:
+                severity = LANE_SEVERITY[lane]
+                parts = []
+                for finding in found or ():
+                    finding_lane = finding_lanes.get(finding.code, "red")
+                    parts.append(_finding_json(finding, finding_lane))
+                    if finding_lane and LANE_SEVERITY[finding_lane] > severity:
+                        lane, severity = finding_lane, LANE_SEVERITY[finding_lane]
+                for hit in row_hits:
+                    text = hit_texts.get(id(hit))
+                    if text is None:
+                        text = hit_texts[id(hit)] = _hit_json(hit)
+                    parts.append(text)
+                    if hit.lane and LANE_SEVERITY[hit.lane] > severity:
+                        lane, severity = hit.lane, LANE_SEVERITY[hit.lane]
+                lead = "[" + ",".join(parts) + ","
+            else:
+                lead = "["
+            top = features[i]
+            try:
+                features_json = feature_texts[top]
+            except (KeyError, TypeError):
+                features_json = ",".join(map(_scalar, top))
+                if type(top) is tuple and all(type(f) is str for f in top):  # equal tuples of str: equal text
+                    feature_texts[top] = features_json
+        except (_NotPlain, KeyError, TypeError):
             continue
-        parts.append('{"source":"model","score":' + float.__repr__(round(model_scores[i], 4))
-                     + ',"top_features":[' + features_json + "]}")
-        selected = False
-        if lane not in INSPECT_LANES and random_draw(salt, ids[i]) < rate:
-            selected, lane = True, random_lane
-        out.reasons[i] = "[" + ",".join(parts) + (random_reason if selected else "") + "]"
-        out.lane[i] = lane
-        out.decision[i] = "inspect" if lane in INSPECT_LANES else "release"
-        out.score[i] = total
-        out.random_selection[i] = selected
-        out.done[i] = True
+        text = (lead + '{"source":"model","score":' + float.__repr__(round(model_scores[i], 4))
+                + ',"top_features":[' + features_json + "]}")
+        if lane not in INSPECT_LANES and draw(ids[i]) < rate:
+            reasons[i], lanes[i], selections[i] = text + random_reason + "]", random_lane, True
+        else:
+            reasons[i], lanes[i], selections[i] = text + "]", lane, False
+        decisions[i] = "inspect" if lanes[i] in INSPECT_LANES else "release"
+        scores_out[i] = total
+        done[i] = True
     return out

@@ -3,7 +3,7 @@
 Per distinct value (taxon, HS code, unit) rather than per row wherever the answer depends on the
 value alone; permit checks call `riskengine.permits.checks` for the CITES-relevant declarations
 only (the others have no permit findings by definition); the lane is `decision.lanes.decide`
-itself for declarations with findings or notes, and its column-wise equivalent (`_lanes`, tested
+itself for declarations with engine notes, and its column-wise equivalent (`_lanes`, tested
 against it) for the others, so batch and online agree.
 """
 from __future__ import annotations
@@ -23,6 +23,7 @@ from riskengine.config import Settings
 from riskengine.decision.lanes import ModelOutcome, StageNote, decide
 from riskengine.permits.checks import Finding, LineContext, check_declaration
 from riskengine.rulelang import FIELDS, RuleHit, RuleSet, evaluate_frame, normalise_fact
+from riskengine.rulelang._model import _PLACEHOLDER  # the placeholders render_message fills
 
 from ._frame import clean_records, declaration_bounds, normalise_lines, to_declaration
 from ._history import history_facts
@@ -208,12 +209,18 @@ def _active_groups(ruleset: RuleSet, days: pd.Series) -> dict[tuple, np.ndarray]
 
 
 def _rule_hits(ruleset: RuleSet, facts: pd.DataFrame, decl: np.ndarray, n_decl: int) -> list[list[RuleHit]]:
-    """Every declaration's hits in line order, then rule order (the online evaluator's order)."""
+    """Every declaration's hits in line order, then rule order (the online evaluator's order).
+
+    A message is rendered once per rule and distinct values of the fields it names (`render_message`
+    reads only those keys of the normalised fact, and each key's normalised value depends on its raw
+    value alone), and equal hits share one RuleHit.
+    """
     days = facts["_day"]
     rule_index = {rule.id: i for i, rule in enumerate(ruleset.rules)}
     frames = []
-    for (_, on), positions in _active_groups(ruleset, days).items():
-        part = facts.iloc[np.sort(positions)]
+    groups = _active_groups(ruleset, days)
+    for (_, on), positions in groups.items():
+        part = facts if len(groups) == 1 else facts.iloc[np.sort(positions)]
         hits = evaluate_frame(ruleset, part, on=on)
         frames.append(hits)
     out: list[list[RuleHit]] = [[] for _ in range(n_decl)]
@@ -221,19 +228,33 @@ def _rule_hits(ruleset: RuleSet, facts: pd.DataFrame, decl: np.ndarray, n_decl: 
     if hits.empty:
         return out
     hits = hits.assign(rank=hits["rule_id"].map(rule_index)).sort_values(["row", "rank"], kind="stable")
-    cache: dict[int, dict] = {}
     line_numbers = facts["item.line"].to_numpy()
-    for row, rule_id in zip(hits["row"].to_numpy(), hits["rule_id"].to_numpy()):
-        rule = ruleset.rules[rule_index[rule_id]]
+    placeholders: dict[int, list[str]] = {}
+    columns: dict[str, np.ndarray] = {}
+    messages: dict[tuple, str] = {}
+    made: dict[tuple, RuleHit] = {}
+    for row, rank in zip(hits["row"].tolist(), hits["rank"].tolist()):
+        rule = ruleset.rules[rank]
         if rule.message:
-            if row not in cache:
-                cache[row] = normalise_fact(facts.loc[row, list(FIELDS)].to_dict())
-            message = rule.render_message(cache[row])
+            if rank not in placeholders:
+                placeholders[rank] = [n for n in dict.fromkeys(_PLACEHOLDER.findall(rule.message)) if n in FIELDS]
+                for name in placeholders[rank]:
+                    if name not in columns:
+                        columns[name] = facts[name].to_numpy()
+            fact = normalise_fact({name: columns[name][row] for name in placeholders[rank]})
+            key = (rank, *(tuple(fact[n]) if isinstance(fact[n], list) else fact[n] for n in placeholders[rank]))
+            message = messages.get(key)
+            if message is None:
+                message = messages[key] = rule.render_message(fact)
         else:
             message = rule.title
         line = line_numbers[row]  # the facts frame has a RangeIndex: labels are positions
-        out[decl[row]].append(RuleHit(rule.id, rule.version, None if np.isnan(line) else int(line), rule.title, message,
-                                      rule.lane, rule.score, rule.confidential))
+        line = None if np.isnan(line) else int(line)
+        hit = made.get((rank, line, message))
+        if hit is None:
+            hit = made[(rank, line, message)] = RuleHit(rule.id, rule.version, line, rule.title, message, rule.lane,
+                                                        rule.score, rule.confidential)
+        out[decl[row]].append(hit)
     return out
 
 
@@ -257,24 +278,24 @@ def _permit_findings(stages: Stages, screen: _Screen, lines: pd.DataFrame, start
         if len(relevant_decl) else lines.iloc[:0]
     rows = clean_records(records)
     offset = 0
-    for d in relevant_decl:
+    for d in relevant_decl.tolist():
         size = ends[d] - starts[d]
         chunk, offset = rows[offset: offset + size], offset + size
         try:
             declaration = to_declaration(chunk, clean=True)
         except Exception as exc:  # pydantic.ValidationError: online this is a 422
             problems = exc.errors() if hasattr(exc, "errors") else [{"loc": (), "msg": str(exc)}]
-            errors[int(d)] = "invalid declaration: " + "; ".join(
+            errors[d] = "invalid declaration: " + "; ".join(
                 f"{'.'.join(map(str, p['loc']))}: {p['msg']}" for p in problems)[:500]
             continue
         contexts = screen.contexts(declaration)
         try:
             result = check_declaration(declaration, contexts, snapshot.registry, reference=reference, quota_used=quota_used,
                                        tolerance=stages.settings.permits.quantity_tolerance)
-            findings[int(d)] = result.findings
+            findings[d] = result.findings
         except Exception as exc:
             log.exception("permit checks failed")
-            notes[int(d)] = [StageNote("PERMIT_CHECKS_FAILED", f"permit checks failed ({type(exc).__name__}); not released", "yellow")]
+            notes[d] = [StageNote("PERMIT_CHECKS_FAILED", f"permit checks failed ({type(exc).__name__}); not released", "yellow")]
     return findings, notes, errors
 
 
@@ -345,9 +366,9 @@ def _assess_lines(stages: Stages, frame: pd.DataFrame) -> pd.DataFrame:
     eligible = np.zeros(n_decl, dtype=bool)
     if scores is not None and not rules_note:  # scores present: no model note either
         eligible[:] = True
-        eligible[[d for d in (*findings, *notes, *errors) if findings.get(d) or d in notes or d in errors]] = False
+        eligible[[*notes, *errors]] = False
     cols = fast_decisions(ids, scores, features, hits, eligible, settings=settings.decision,
-                          model_weight=settings.model.weight, salt=salt)
+                          model_weight=settings.model.weight, salt=salt, findings=findings)
     for d in np.flatnonzero(~cols.done).tolist():
         if d in errors:
             continue
