@@ -7,7 +7,7 @@ history aggregates and permit quantities are those of the store snapshot read wh
 """
 from __future__ import annotations
 
-from riskengine.batch._io import DECISION_SCHEMA, DecisionWriter, read_chunks
+from riskengine.batch._io import DECISION_SCHEMA, DecisionWriter, cited_permits, read_chunks
 from riskengine.batch._run import BatchSummary, build_stages, run_batch
 from riskengine.batch._snapshot import StoreSnapshot, empty_snapshot, read_snapshot
 from riskengine.batch._stages import DECISION_COLUMNS, Stages, assess_lines
@@ -21,6 +21,7 @@ __all__ = [
     "StoreSnapshot",
     "assess_lines",
     "build_stages",
+    "cited_permits",
     "empty_snapshot",
     "read_chunks",
     "read_snapshot",

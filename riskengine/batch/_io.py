@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from riskengine.history import HISTORY_COLUMNS, declaration_rows
 from riskengine.schemas import Declaration
 
-__all__ = ["DECISION_SCHEMA", "DecisionWriter", "read_chunks"]
+__all__ = ["DECISION_SCHEMA", "DecisionWriter", "cited_permits", "read_chunks"]
 
 DECISION_SCHEMA = pa.schema([
     ("declaration_id", pa.string()), ("version", pa.int64()), ("decision", pa.string()), ("lane", pa.string()),
@@ -55,6 +55,56 @@ def _record_batches(path: Path, batch_lines: int) -> Iterator[pd.DataFrame]:
             yield pd.DataFrame(rows)
     else:
         raise ValueError(f"{path}: expected .parquet, .csv or .jsonl (JSON lines, one declaration each)")
+
+
+def _permit_key(country, number) -> tuple[str, str]:
+    # as `PermitRef` validation reads them: whitespace stripped, the country upper-cased
+    return str(country).strip().upper(), str(number).strip()
+
+
+def _keys_of_column(values, keys: set[tuple[str, str]]) -> None:
+    for text in values:
+        if text:
+            for token in str(text).split(";"):
+                if token.strip():
+                    country, _, number = token.partition(":")
+                    keys.add(_permit_key(country, number))
+
+
+def cited_permits(path: Path) -> set[tuple[str, str]]:
+    """Every (issuing country, number) the input's lines cite, read from the permits column alone.
+
+    A malformed row is skipped here: the assessment pass reports it.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    keys: set[tuple[str, str]] = set()
+    if suffix in (".parquet", ".pq"):
+        source = pq.ParquetFile(path)
+        if "permits" in source.schema_arrow.names:
+            for batch in source.iter_batches(batch_size=200_000, columns=["permits"]):
+                _keys_of_column(batch.column(0).to_pylist(), keys)
+    elif suffix in (".csv", ".gz") or path.name.endswith(".csv.gz"):
+        header = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16)).schema.names
+        if "permits" in header:
+            reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 22),
+                                    convert_options=pacsv.ConvertOptions(include_columns=["permits"],
+                                                                         column_types={"permits": pa.string()}))
+            for batch in reader:
+                _keys_of_column(batch.column(0).to_pylist(), keys)
+    elif suffix in (".jsonl", ".ndjson", ".json"):
+        with path.open(encoding="utf-8") as handle:
+            for text in handle:
+                try:
+                    items = json.loads(text).get("items") or [] if text.strip() else []
+                    for item in items:
+                        for ref in item.get("permits") or []:
+                            keys.add(_permit_key(ref["issuing_country"], ref["number"]))
+                except (ValueError, AttributeError, TypeError, KeyError):
+                    continue
+    else:
+        raise ValueError(f"{path}: expected .parquet, .csv or .jsonl (JSON lines, one declaration each)")
+    return keys
 
 
 def read_chunks(path: Path, *, chunk_lines: int = 50_000) -> Iterator[pd.DataFrame]:

@@ -19,7 +19,7 @@ import pandas as pd
 from riskengine.config import Settings
 from riskengine.rulelang import load_rules
 
-from ._io import DecisionWriter, read_chunks
+from ._io import DecisionWriter, cited_permits, read_chunks
 from ._snapshot import StoreSnapshot, read_snapshot
 from ._stages import Stages, assess_lines
 
@@ -39,8 +39,13 @@ class BatchSummary:
     model_version: str | None
 
 
-def build_stages(settings: Settings, snapshot: StoreSnapshot | None = None) -> Stages:
-    """Reference data, rules, model and store snapshot, as `Engine.from_settings` would load them."""
+def build_stages(settings: Settings, snapshot: StoreSnapshot | None = None, *,
+                 cited: set[tuple[str, str]] | None = None) -> Stages:
+    """Reference data, rules, model and store snapshot, as `Engine.from_settings` would load them.
+
+    With `cited` (the permit keys of the input, `cited_permits`), the snapshot holds only what
+    those declarations need from the registry; without, the whole registry.
+    """
     from riskengine.engine import load_model_or_reason
     from riskengine.reference import Reference
     from riskengine.store.db import Database
@@ -53,7 +58,8 @@ def build_stages(settings: Settings, snapshot: StoreSnapshot | None = None) -> S
     if snapshot is None:
         database = Database(settings.database.url)
         try:
-            snapshot = read_snapshot(database, salt=settings.decision.random_salt or None)
+            snapshot = read_snapshot(database, salt=settings.decision.random_salt or None, cited=cited,
+                                     reference=reference)
         finally:
             database.dispose()
     return Stages(settings=settings, reference=reference, ruleset=ruleset, model=model, model_error=error,
@@ -89,7 +95,7 @@ def run_batch(source: Path, out: Path, *, settings: Settings, workers: int = 1, 
     Nothing is reserved or recorded: batch is for backtests and bulk pre-arrival scoring.
     """
     started = time.perf_counter()
-    stages = stages or build_stages(settings)
+    stages = stages or build_stages(settings, cited=cited_permits(source))
     lanes: collections.Counter = collections.Counter()
     counts = {"declarations": 0, "lines": 0, "errors": 0}
 

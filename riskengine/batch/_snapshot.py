@@ -1,8 +1,13 @@
 """What batch reads from the store, once: the permit registry and the declaration-line history.
 
 Online, each assessment reads the permits it cites and counts history rows at that moment. Batch
-reads both tables once at start-up and judges every input declaration against that one snapshot,
-so its result does not depend on how the input is partitioned or in which order workers run.
+reads both once at start-up and judges every input declaration against that one snapshot, so its
+result does not depend on how the input is partitioned or in which order workers run.
+
+Of the registry, batch needs what online would read for the same declarations: the permits the
+input cites, the origin permits of the cited re-export certificates, and the export-permit lines a
+quota check counts. Given the cited keys (`cited_permits` scans the input for them), the snapshot
+holds exactly those, so its size follows the input, not a registry of millions of permits.
 """
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ from sqlalchemy import select
 
 from riskengine.permits.checks import taxon_covers
 from riskengine.store.db import Database
-from riskengine.store.permits import RegisteredLine, RegisteredPermit
+from riskengine.store.permits import RegisteredLine, RegisteredPermit, load_registered
 from riskengine.store.tables import DeclarationLineRow, EngineState, PermitLineRow, PermitRow
 
 __all__ = ["HISTORY_BASE_COLUMNS", "StoreSnapshot", "empty_snapshot", "quota_usage_in", "read_snapshot"]
@@ -87,6 +92,57 @@ def _registry(session) -> dict[tuple[str, str], RegisteredPermit]:
     return registry
 
 
+KEYS_PER_QUERY = 1_000
+
+
+def _cited_registry(session, cited: set[tuple[str, str]]) -> dict[tuple[str, str], RegisteredPermit]:
+    """The cited permits that exist, and the origin permits their re-export lines name (as `Engine` reads)."""
+    registry: dict[tuple[str, str], RegisteredPermit] = {}
+
+    def load(keys: set[tuple[str, str]]) -> None:
+        ordered = sorted(keys)
+        for lo in range(0, len(ordered), KEYS_PER_QUERY):
+            registry.update(load_registered(session, ordered[lo:lo + KEYS_PER_QUERY]))
+
+    load(cited)
+    origins = {(line.country_of_origin, line.origin_permit) for key in cited if key in registry
+               for permit in [registry[key]] if permit.type == "re-export"
+               for line in permit.lines if line.origin_permit and line.country_of_origin}
+    load(origins - set(registry))
+    return registry
+
+
+def _quota_export_lines(session, reference) -> dict[tuple[str, int], list[RegisteredLine]]:
+    """Export-permit lines a quota check may count: of the quota countries, for taxa some quota covers.
+
+    `quota_usage_in` filters them further by the quota asked about, exactly as online
+    `riskengine.permits.quotas.quota_usage` filters the rows it reads.
+    """
+    quotas = reference.controls.all_quotas()
+    if not quotas:
+        return {}
+    any_country = any(q.country is None for q in quotas)
+    countries = sorted({q.country for q in quotas if q.country})
+    kind = (PermitRow.type == "export",) if any_country else (PermitRow.type == "export", PermitRow.issuing_country.in_(countries))
+    taxa = session.execute(select(PermitLineRow.taxon, PermitRow.issuing_country).distinct()
+                           .join(PermitRow, PermitRow.id == PermitLineRow.permit_id).where(*kind)).all()
+    covered = sorted({taxon for taxon, country in taxa
+                      if any((q.country in (None, country)) and taxon_covers(reference, q.taxon, taxon) for q in quotas)})
+    exports: dict[tuple[str, int], list[RegisteredLine]] = {}
+    for lo in range(0, len(covered), KEYS_PER_QUERY):
+        rows = session.execute(
+            select(PermitRow.issuing_country, PermitRow.issued_on, PermitLineRow.id, PermitLineRow.line, PermitLineRow.taxon,
+                   PermitLineRow.appendix, PermitLineRow.term, PermitLineRow.purpose, PermitLineRow.source,
+                   PermitLineRow.quantity, PermitLineRow.unit, PermitLineRow.country_of_origin, PermitLineRow.origin_permit,
+                   PermitLineRow.quantity_reserved, PermitLineRow.quantity_used)
+            .join(PermitRow, PermitRow.id == PermitLineRow.permit_id)
+            .where(*kind, PermitLineRow.taxon.in_(covered[lo:lo + KEYS_PER_QUERY]))
+            .order_by(PermitRow.id, PermitLineRow.line))
+        for country, issued_on, *values in rows:
+            exports.setdefault((country, issued_on.year), []).append(RegisteredLine(*values))
+    return exports
+
+
 def _history(session) -> pd.DataFrame:
     table = DeclarationLineRow
     rows = session.execute(select(*(getattr(table, name) for name in HISTORY_BASE_COLUMNS))).all()
@@ -98,15 +154,25 @@ def _history(session) -> pd.DataFrame:
     return frame
 
 
-def read_snapshot(database: Database, *, salt: str | None = None) -> StoreSnapshot:
-    """Read the registry and the history lines in one transaction (a consistent view)."""
-    with database.session() as session:
+def read_snapshot(database: Database, *, salt: str | None = None, cited: set[tuple[str, str]] | None = None,
+                  reference=None) -> StoreSnapshot:
+    """Read the registry and the history lines in one transaction (a consistent view).
+
+    With `cited` (and the `reference` whose quotas apply), only the permits those keys need and the
+    export lines quotas count; without, the whole registry.
+    """
+    with database.read() as session:
         if not salt:
             row = session.get(EngineState, "random_salt")
             if row is None:
                 raise RuntimeError("no random-selection salt: run `riskengine init` or set RISKENGINE_DECISION__RANDOM_SALT")
             salt = row.value
-        return StoreSnapshot(registry=_registry(session), history=_history(session), salt=salt)
+        if cited is None:
+            return StoreSnapshot(registry=_registry(session), history=_history(session), salt=salt)
+        if reference is None:
+            raise ValueError("a snapshot of cited permits needs the reference data (its quotas)")
+        return StoreSnapshot(registry=_cited_registry(session, set(cited)), history=_history(session), salt=salt,
+                             _exports=_quota_export_lines(session, reference))
 
 
 def empty_snapshot(salt: str = "batch") -> StoreSnapshot:

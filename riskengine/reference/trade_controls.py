@@ -104,6 +104,10 @@ class TradeControls:
         for r in reservations:
             self._reservations.setdefault(r.country, []).append(r)
 
+    def all_quotas(self) -> list[Quota]:
+        """Every quota, of every country and year."""
+        return [q for quotas in self._quotas.values() for q in quotas]
+
     def counts(self) -> dict[str, int]:
         return {
             "suspensions": sum(map(len, self._suspensions.values())),
