@@ -6,16 +6,19 @@ model sees the same value whichever path a declaration took.
 """
 from __future__ import annotations
 
+import datetime as dt
+import re
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from riskengine.history import HISTORY_COLUMNS
-from riskengine.reference.codes import canonical_unit
-from riskengine.schemas import Declaration
+from riskengine.reference.codes import PURPOSE_CODES, SOURCE_CODES, TERM_CODES, canonical_unit
+from riskengine.schemas import _ISO2, Declaration
 
-__all__ = ["clean_records", "declaration_document", "normalise_lines", "declaration_bounds"]
+__all__ = ["certain_declarations", "clean_records", "declaration_document", "declaration_view", "normalise_lines",
+           "declaration_bounds", "to_declaration"]
 
 _UPPER = ("importer_country", "exporter_country", "country_of_export", "country_of_destination", "country_of_origin",
           "transit_countries", "term", "purpose", "source")
@@ -136,3 +139,189 @@ def declaration_document(rows: list[dict[str, Any]], *, clean: bool = False) -> 
 
 def to_declaration(rows: list[dict[str, Any]], *, clean: bool = False) -> Declaration:
     return Declaration.model_validate(declaration_document(rows, clean=clean))
+
+
+# -- declarations whose validation is certain ---------------------------------------------------------
+# `to_declaration` runs pydantic over a whole document per declaration. For normalised lines the
+# checks below, made once per distinct value and column, prove that validation passes and returns
+# the document's own values (text already stripped and canonical); such declarations are read into
+# plain objects with those values. Everything else still goes through `to_declaration`, which gives
+# the exact declaration or the exact validation error, as online.
+
+_ASCII_ID = re.compile(r"[A-Za-z0-9_./:-]{1,100}")  # inside Declaration.declaration_id's pattern
+_HS = re.compile(r"[0-9]{4,10}")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+_DIRECTIONS = frozenset(("import", "export", "re-export", "transit"))
+_TRANSPORT = frozenset(("air", "sea", "road", "rail", "post", "pipeline", "other"))
+
+
+def _stripped(value: Any, low: int, high: int) -> bool:
+    return isinstance(value, str) and low <= len(value) <= high and value.strip() == value
+
+
+def _optional_text(value: Any) -> bool:
+    return value is None or _stripped(value, 1, 200)
+
+
+def _country_code(value: Any) -> bool:
+    return isinstance(value, str) and value in _ISO2
+
+
+def _fixed_unit(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return isinstance(value, str) and canonical_unit(value) == value
+    except ValueError:
+        return False
+
+
+def _permit_tokens(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    tokens = [t for t in value.split(";") if t]
+    if len(tokens) > 20:
+        return False
+    for token in tokens:
+        country, _, number = token.partition(":")
+        if country not in _ISO2 or not _stripped(number, 1, 100):
+            return False
+    return True
+
+
+def _transit_tokens(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    tokens = [c for c in value.split(";") if c]
+    return len(tokens) <= 20 and all(c in _ISO2 for c in tokens)
+
+
+def _each(col: pd.Series, predicate) -> np.ndarray:
+    """predicate(value) per row, once per distinct value (missing values are passed as None)."""
+    codes, uniques = pd.factorize(col.astype(object), use_na_sentinel=True)
+    table = np.array([bool(predicate(u)) for u in uniques] + [bool(predicate(None))], dtype=bool)
+    return table[codes]
+
+
+def _amount(col: pd.Series, *, required: bool) -> np.ndarray:
+    values = col.to_numpy(dtype="float64", na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(values) & (values >= 0)
+    return ok if required else ok | np.isnan(values)
+
+
+def certain_declarations(lines: pd.DataFrame, starts: np.ndarray) -> np.ndarray:
+    """Per declaration of normalised `lines` (declaration k from starts[k]): whether `to_declaration` of its
+    rows provably validates, to the rows' own values (see `declaration_view`)."""
+    n = len(lines)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    line = lines["line"].to_numpy(dtype="float64", na_value=np.nan)
+    ok = (~np.isnan(line)) & (line >= 1) & (line <= 9999)
+    ok &= _each(lines["hs_code"], lambda u: isinstance(u, str) and _HS.fullmatch(u) is not None)
+    ok &= _each(lines["description"], lambda u: u is None or _stripped(u, 0, 2000))
+    ok &= _each(lines["taxon"], _optional_text)
+    ok &= _each(lines["country_of_origin"], lambda u: u is None or _country_code(u))
+    ok &= _amount(lines["quantity"], required=True)
+    ok &= _amount(lines["net_mass_kg"], required=False) & _amount(lines["value"], required=False)
+    ok &= _each(lines["unit"], _fixed_unit)
+    ok &= _each(lines["currency"], lambda u: u is None or (isinstance(u, str) and _CURRENCY.fullmatch(u) is not None))
+    for name, allowed in (("term", TERM_CODES), ("purpose", PURPOSE_CODES), ("source", SOURCE_CODES)):
+        ok &= _each(lines[name], lambda u, allowed=allowed: u is None or (isinstance(u, str) and u in allowed))
+    ok &= _each(lines["permits"], _permit_tokens)
+    sizes = np.diff(np.append(starts, n))
+    decl = np.repeat(np.arange(len(starts)), sizes)
+    twice = pd.DataFrame({"d": decl, "l": line}).duplicated().to_numpy()
+    per_decl = np.logical_and.reduceat(ok & ~twice, starts) & (sizes <= 999)
+    head = lines.iloc[starts]
+    lodged = head["lodged_at"]
+    head_ok = lodged.notna().to_numpy() & (lodged.dt.nanosecond.fillna(1).to_numpy() == 0)
+    head_ok &= _each(head["declaration_id"], lambda u: isinstance(u, str) and _ASCII_ID.fullmatch(u) is not None)
+    head_ok &= head["version"].to_numpy(dtype="float64", na_value=np.nan) >= 1
+    head_ok &= _each(head["direction"], lambda u: u in _DIRECTIONS)
+    head_ok &= _each(head["customs_office"], lambda u: _stripped(u, 1, 20))
+    head_ok &= _each(head["transport_mode"], lambda u: u is None or u in _TRANSPORT)
+    for name in ("declarant_id", "importer_id", "importer_name", "exporter_id", "exporter_name"):
+        head_ok &= _each(head[name], _optional_text)
+    for name in ("importer_country", "exporter_country", "country_of_export", "country_of_destination"):
+        head_ok &= _each(head[name], _country_code)
+    head_ok &= _each(head["transit_countries"], _transit_tokens)
+    return per_decl & head_ok
+
+
+class _View:
+    """A stand-in for a validated pydantic document: the same attribute names and values."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{n}={getattr(self, n)!r}' for n in self.__slots__)})"
+
+
+class PartyView(_View):
+    __slots__ = ("id", "name", "country")
+
+    def __init__(self, id, name, country) -> None:  # noqa: A002 - the field's name
+        self.id, self.name, self.country = id, name, country
+
+
+class PermitRefView(_View):
+    __slots__ = ("number", "issuing_country")
+
+    def __init__(self, number, issuing_country) -> None:
+        self.number, self.issuing_country = number, issuing_country
+
+
+class CitesView(_View):
+    __slots__ = ("term", "purpose", "source")
+
+    def __init__(self, term, purpose, source) -> None:
+        self.term, self.purpose, self.source = term, purpose, source
+
+
+class ItemView(_View):
+    __slots__ = ("line", "hs_code", "description", "taxon", "country_of_origin", "quantity", "unit", "net_mass_kg",
+                 "value", "currency", "cites", "permits")
+
+    def __init__(self, row: dict[str, Any], cites, permits) -> None:
+        self.line, self.hs_code, self.description = int(row["line"]), row["hs_code"], row["description"] or ""
+        self.taxon, self.country_of_origin, self.quantity = row["taxon"], row["country_of_origin"], float(row["quantity"])
+        self.unit, self.net_mass_kg, self.value, self.currency = row["unit"], row["net_mass_kg"], row["value"], row["currency"]
+        self.cites, self.permits = cites, permits
+
+    @property
+    def hs6(self) -> str:
+        return self.hs_code[:6]
+
+
+class DeclarationView(_View):
+    __slots__ = ("declaration_id", "version", "direction", "lodged_at", "customs_office", "transport_mode",
+                 "declarant_id", "importer", "exporter", "country_of_export", "country_of_destination",
+                 "transit_countries", "items")
+
+    def __init__(self, head: dict[str, Any], items: list[ItemView]) -> None:
+        self.declaration_id, self.version, self.direction = head["declaration_id"], int(head["version"]), head["direction"]
+        self.lodged_at = head["lodged_at"].to_pydatetime().astimezone(dt.timezone.utc)
+        self.customs_office, self.transport_mode = head["customs_office"], head["transport_mode"]
+        self.declarant_id = head["declarant_id"]
+        self.importer = PartyView(head["importer_id"], head["importer_name"], head["importer_country"])
+        self.exporter = PartyView(head["exporter_id"], head["exporter_name"], head["exporter_country"])
+        self.country_of_export, self.country_of_destination = head["country_of_export"], head["country_of_destination"]
+        self.transit_countries = [c for c in (head["transit_countries"] or "").split(";") if c]
+        self.items = items
+
+
+def declaration_view(rows: list[dict[str, Any]]) -> DeclarationView:
+    """What `to_declaration(rows, clean=True)` returns, for rows `certain_declarations` accepted."""
+    items = []
+    for row in rows:
+        term, purpose, source = row["term"], row["purpose"], row["source"]
+        cites = None if term is None and purpose is None and source is None else CitesView(term, purpose, source)
+        permits = []
+        if row["permits"]:
+            for token in row["permits"].split(";"):
+                if token:
+                    country, _, number = token.partition(":")
+                    permits.append(PermitRefView(number, country))
+        items.append(ItemView(row, cites, permits))
+    return DeclarationView(rows[0], items)

@@ -25,7 +25,8 @@ from riskengine.permits.checks import Finding, LineContext, check_declaration
 from riskengine.rulelang import FIELDS, RuleHit, RuleSet, evaluate_frame, normalise_fact
 from riskengine.rulelang._model import _PLACEHOLDER  # the placeholders render_message fills
 
-from ._frame import clean_records, declaration_bounds, normalise_lines, to_declaration
+from ._frame import (certain_declarations, clean_records, declaration_bounds, declaration_view, normalise_lines,
+                     to_declaration)
 from ._history import history_facts
 from ._lanes import fast_decisions
 from ._model import score_declarations
@@ -277,12 +278,13 @@ def _permit_findings(stages: Stages, screen: _Screen, lines: pd.DataFrame, start
     records = lines.iloc[np.concatenate([np.arange(starts[d], ends[d]) for d in relevant_decl])] \
         if len(relevant_decl) else lines.iloc[:0]
     rows = clean_records(records)
+    sizes = ends[relevant_decl] - starts[relevant_decl]
+    certain = certain_declarations(records, np.cumsum(sizes) - sizes).tolist()
     offset = 0
-    for d in relevant_decl.tolist():
-        size = ends[d] - starts[d]
+    for d, size, sure in zip(relevant_decl.tolist(), sizes.tolist(), certain):
         chunk, offset = rows[offset: offset + size], offset + size
         try:
-            declaration = to_declaration(chunk, clean=True)
+            declaration = declaration_view(chunk) if sure else to_declaration(chunk, clean=True)
         except Exception as exc:  # pydantic.ValidationError: online this is a 422
             problems = exc.errors() if hasattr(exc, "errors") else [{"loc": (), "msg": str(exc)}]
             errors[d] = "invalid declaration: " + "; ".join(

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from riskengine.batch._frame import clean_records, declaration_bounds, declaration_document, normalise_lines
 from riskengine.synth import generate_history_frame
@@ -26,3 +27,78 @@ def test_clean_records_give_the_documents_of_to_dict_records_with_missing_values
     ends = np.append(starts[1:], len(lines))
     for start, end in zip(starts, ends):
         assert _document_or_error(clean[start:end], clean=True) == _document_or_error(records[start:end])
+
+
+_BAD = {  # values each of which may or may not pass validation; the certainty check must never be wrong
+    "declaration_id": ["a b", "", "x" * 101, "SW/1:2-3.4_5", "é1"],
+    "version": [0, -1, 2],
+    "direction": ["IMPORT", "exports", "transit", None],
+    "lodged_at": [None, "2026-01-01T00:00:00.000000001Z", "2026-03-01T10:00:00+05:00"],
+    "customs_office": ["", "X" * 21, " CHZRH ", None],
+    "transport_mode": ["boat", "AIR", "air", None],
+    "declarant_id": ["D" * 201, "", None],
+    "importer_id": ["I" * 201, "", None], "importer_name": ["N" * 201, " spaced  name ", None],
+    "importer_country": ["ZZZ", "xx", "", None, "ch", " CH"],
+    "exporter_country": ["QQ", "C", None], "country_of_export": ["cm", "ZZZ", None],
+    "country_of_destination": ["XK", "1A", None],
+    "transit_countries": ["AE;XX", ";".join(["AE"] * 21), "ae; fr", ";;AE;", "A"],
+    "line": [0, 10000, 1, 2, None],
+    "hs_code": ["12a4", "123", "12345678901", "٠١٢٣٤", "440349", None],
+    "description": ["d" * 2001, " padded ", None],
+    "taxon": ["T" * 201, "", None, "Pericopsis elata"],
+    "country_of_origin": ["ZZZ", "cm", "", None],
+    "quantity": [-1.0, float("inf"), float("nan"), None, 0.0, -0.0, 1e300],
+    "unit": ["XXX", "kil", "NAR", "", None, "KGM"],
+    "net_mass_kg": [-1.0, float("inf"), None], "value": [-0.5, float("-inf"), None],
+    "currency": ["usd", "US", "USDX", "", None, "EUR"],
+    "term": ["ZZZ", "tim", "", None], "purpose": ["X", "t", None], "source": ["Q", "w", None],
+    "permits": ["CM:", "cm:A/1", "CM:A/1;CM: B", ":X", ";".join(["CM:A"] * 21), "CM:" + "N" * 101, "CMA/1", "",
+                "XX:A;ZZ:B"],
+}
+
+
+def _same(view, model, path="declaration"):
+    from riskengine.batch._frame import _View
+
+    for name in type(view).__slots__:
+        a, b = getattr(view, name), getattr(model, name)
+        if isinstance(a, _View):
+            _same(a, b, f"{path}.{name}")
+        elif isinstance(a, list):
+            assert len(a) == len(b), f"{path}.{name}"
+            for k, (x, y) in enumerate(zip(a, b)):
+                _same(x, y, f"{path}.{name}[{k}]") if isinstance(x, _View) else None
+                assert isinstance(x, _View) or (x == y and type(x) is type(y)), f"{path}.{name}[{k}]"
+        else:
+            assert a == b and type(a) is type(b), (f"{path}.{name}", a, b)
+            if name == "lodged_at":
+                assert a.utcoffset() == b.utcoffset() and a.date() == b.date()
+
+
+def test_declarations_the_certainty_check_accepts_validate_to_the_view_s_values():
+    from riskengine.batch._frame import certain_declarations, declaration_view, to_declaration
+
+    frame = generate_history_frame(3000, seed=5).astype(object)
+    rng = np.random.default_rng(5)
+    for name, values in _BAD.items():
+        at = np.flatnonzero(rng.random(len(frame)) < 0.03)
+        frame.loc[at, name] = pd.Series([values[k] for k in rng.integers(0, len(values), len(at))], index=at,
+                                        dtype=object)
+    lines = normalise_lines(frame)
+    starts = declaration_bounds(lines)
+    ends = np.append(starts[1:], len(lines))
+    certain = certain_declarations(lines, starts)
+    rows = clean_records(lines)
+    outcomes = {"certain": 0, "uncertain valid": 0, "uncertain invalid": 0}
+    for sure, start, end in zip(certain, starts, ends):
+        chunk = rows[start:end]
+        if sure:
+            _same(declaration_view(chunk), to_declaration(chunk, clean=True))
+            outcomes["certain"] += 1
+            continue
+        try:
+            to_declaration(chunk, clean=True)
+            outcomes["uncertain valid"] += 1
+        except Exception:
+            outcomes["uncertain invalid"] += 1
+    assert min(outcomes.values()) > 20, outcomes
