@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError, InvalidHashError
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -66,22 +66,38 @@ class _Verified:
     actor: Actor
 
 
-_KEYS = ApiKey.__table__
-_REVOKED = select(_KEYS.c.revoked_at).where(_KEYS.c.id == bindparam("key_id"))
-
-
 class ApiKeys:
     """Checks presented keys; a verified key is remembered by its SHA-256 so argon2 runs once per key.
 
     A remembered key still costs one primary-key read per request, so a revocation (made by any
-    process: the CLI, another worker) takes effect on the next request. That read is a prebuilt Core
-    statement on a pooled read connection, not an ORM session: it runs on every request.
+    process: the CLI, another worker) takes effect on the next request. That read runs on a pooled
+    DBAPI connection, one statement in its own snapshot: it is on every request's path, and
+    SQLAlchemy's session, transaction and execution machinery around it cost several times the query.
     """
 
     def __init__(self, database) -> None:
         self.database = database
-        self._verified: dict[str, _Verified] = {}
+        self._verified: dict[bytes, _Verified] = {}
         self._lock = threading.Lock()
+        dialect = database.read_engine.dialect
+        self._revoked_sql = f"SELECT revoked_at FROM {ApiKey.__tablename__} WHERE id = {'?' if dialect.paramstyle == 'qmark' else '%s'}"
+        self._dbapi_error = dialect.loaded_dbapi.Error
+
+    def _still_valid(self, key_id: int) -> bool:
+        try:
+            connection = self.database.read_engine.raw_connection()
+            try:
+                cursor = connection.cursor()
+                try:
+                    cursor.execute(self._revoked_sql, (key_id,))
+                    row = cursor.fetchone()
+                finally:
+                    cursor.close()
+            finally:
+                connection.close()  # back to the pool, which rolls back whatever the driver began
+        except (OperationalError, InterfaceError, self._dbapi_error) as exc:
+            raise StoreUnavailable(f"database unavailable: {getattr(exc, 'orig', exc)}") from exc
+        return row is not None and row[0] is None
 
     def authenticate(self, presented: str) -> Actor:
         parts = presented.split("_")
@@ -90,12 +106,7 @@ class ApiKeys:
         digest = hashlib.sha256(presented.encode()).digest()
         known = self._verified.get(digest)
         if known is not None:
-            try:
-                with self.database.read_engine.connect() as connection:
-                    row = connection.execute(_REVOKED, {"key_id": known.key_id}).first()
-            except (OperationalError, InterfaceError) as exc:
-                raise StoreUnavailable(f"database unavailable: {exc.orig}") from exc
-            if row is None or row.revoked_at is not None:
+            if not self._still_valid(known.key_id):
                 raise InvalidKey("API key revoked")
             return known.actor
         with self.database.read() as session:
