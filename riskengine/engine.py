@@ -6,6 +6,7 @@ transaction at the end. A decision is returned only once it is committed.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import threading
@@ -200,7 +201,8 @@ class Engine:
             return {}
         try:
             # A savepoint, so a failed registry read leaves the rest of the snapshot usable on PostgreSQL.
-            with session.begin_nested():
+            # SQLite keeps a transaction usable after a failed statement: no SAVEPOINT and RELEASE there.
+            with contextlib.nullcontext() if self.database.is_sqlite else session.begin_nested():
                 registry = load_registered(session, keys)
                 origins = {
                     (line.country_of_origin, line.origin_permit)
