@@ -120,7 +120,9 @@ def columns_from_frame(frame: pd.DataFrame, passthrough: Iterable[str] = ()) -> 
     else:
         cols["lodged_ns"] = np.full(n, np.nan)
     permits = frame["permits"].astype("string").fillna("") if "permits" in frame.columns else pd.Series([""] * n)
-    cols["n_permits"] = np.array([float(len([p for p in str(v).split(";") if p])) for v in permits], dtype=np.float64)
+    index, uniques = pd.factorize(permits.to_numpy(dtype=object))  # most lines cite nothing: count each text once
+    counts = np.array([float(len([p for p in str(v).split(";") if p])) for v in uniques] + [0.0], dtype=np.float64)
+    cols["n_permits"] = counts[index]
     return cols
 
 
@@ -140,8 +142,35 @@ def columns_from_rows(rows: list[dict[str, Any]], passthrough: Iterable[str] = (
 def _join(*parts: np.ndarray) -> np.ndarray:
     if len(parts) == 1:
         return parts[0]
-    out = np.empty(parts[0].size, dtype=object)
-    out[:] = ["|".join(t) for t in zip(*parts)]
+    n = parts[0].size
+    out = np.empty(n, dtype=object)
+    if n < _FACTORIZE_FROM:
+        out[:] = ["|".join(t) for t in zip(*parts)]
+        return out
+    # many rows share a combination: join the strings of each distinct combination once
+    index = np.zeros(n, dtype=np.int64)
+    size = 1
+    columns = []
+    for part in parts:
+        codes, uniques = pd.factorize(part)
+        index, distinct = pd.factorize(index * (uniques.size + 1) + codes)  # compact again: no overflow
+        size = distinct.size
+        columns.append((codes, uniques))
+    first = np.empty(size, dtype=np.int64)
+    first[index] = np.arange(n)  # some row of each distinct combination (all its rows have the same parts)
+    joined = np.empty(distinct.size, dtype=object)
+    joined[:] = ["|".join(t) for t in zip(*(uniques[codes[first]] for codes, uniques in columns))]
+    out[:] = joined[index]
+    return out
+
+
+def _prefix(keys: np.ndarray, width: int) -> np.ndarray:
+    if keys.size < _FACTORIZE_FROM:
+        return np.array([h[:width] if h != NA_KEY else NA_KEY for h in keys], dtype=object)
+    index, uniques = pd.factorize(keys)
+    cut = np.array([h[:width] if h != NA_KEY else NA_KEY for h in uniques], dtype=object)
+    out = np.empty(keys.size, dtype=object)
+    out[:] = cut[index]
     return out
 
 
@@ -150,7 +179,7 @@ def _derive(cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     d = dict(cols)
     hs = cols["hs_code"]
     for width in (6, 4, 2):
-        d[f"hs{width}"] = np.array([h[:width] if h != NA_KEY else NA_KEY for h in hs], dtype=object)
+        d[f"hs{width}"] = _prefix(hs, width)
     d["importer"] = np.where(cols["importer_id"] != NA_KEY, cols["importer_id"], cols["importer_name"])
     d["exporter"] = np.where(cols["exporter_id"] != NA_KEY, cols["exporter_id"], cols["exporter_name"])
     with np.errstate(invalid="ignore", divide="ignore"):
