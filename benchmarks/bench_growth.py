@@ -1,21 +1,18 @@
-"""How batch cost grows with the number of rules and how the permit snapshot grows with the registry.
+"""How batch cost grows with the number of rules.
 
     .venv/bin/python benchmarks/bench_growth.py [--lines 50000] [--quick]
 
 Rules: the shipped pack plus generated rules (HS prefix, country, value and finding tests) up to
-50/200/500, over the same generated lines (rules stage alone, `evaluate_frame`, and the whole batch).
-Registry: a snapshot of 10,000 to 1,000,000 permits: build time, memory, and the cost of looking up
-and checking one cited permit (`check_declaration` for a one-line declaration). Lines per declaration
-are measured online by bench_engine.py (--lines 1,10,100).
+50/200/500, over the same generated lines (the whole batch stage chain, one process). The other
+growth figures have their own scripts: lines per declaration in bench_engine.py (--lines 1,10,100),
+the permit registry in bench_registry.py (10,000 to 1,000,000 permits in the database).
 """
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 import tempfile
 import time
-import tracemalloc
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -76,56 +73,13 @@ def bench_rules(sizes: list[int], n_lines: int) -> None:
         print(f"{len(stages.ruleset.rules):>6} {seconds:>8.2f} {n_lines / seconds:>9,.0f}")
 
 
-def bench_registry(sizes: list[int]) -> None:
-    from riskengine.permits.checks import LineContext, check_declaration
-    from riskengine.reference import Reference
-    from riskengine.schemas import Declaration
-    from riskengine.store.permits import RegisteredLine, RegisteredPermit
-
-    reference = Reference.load()
-    taxon = reference.lookup("Crocodylus niloticus")
-    print("permit snapshot size")
-    print(f"{'permits':>10} {'build s':>8} {'MB':>7} {'lookup+check us':>16}")
-    for n in sizes:
-        tracemalloc.start()
-        started = time.perf_counter()
-        registry = {}
-        for i in range(n):
-            number = f"ZM/EX/2025/{i:07d}"
-            line = RegisteredLine(i, 1, "Crocodylus niloticus", "II", "SKI", "T", "C", 1000.0, None, "ZM", None, 0.0, 0.0)
-            registry[("ZM", number)] = RegisteredPermit(number, "ZM", "export", dt.date(2025, 10, 8), dt.date(2026, 4, 7),
-                                                       "valid", "Crocodile Ranch Ltd", "ZM", "Lederwaren Keller AG", "CH",
-                                                       (line,))
-        build = time.perf_counter() - started
-        memory = tracemalloc.get_traced_memory()[0] / 2**20
-        tracemalloc.stop()
-        declarations = []
-        for k in range(2000):
-            number = f"ZM/EX/2025/{(k * 7919) % n:07d}"
-            declarations.append(Declaration.model_validate({
-                "declaration_id": f"G-{k}", "version": 1, "direction": "import", "lodged_at": "2025-11-01T05:00:00Z",
-                "customs_office": "CHZRH", "importer": {"name": "Lederwaren Keller AG", "country": "CH"},
-                "exporter": {"name": "Crocodile Ranch Ltd", "country": "ZM"}, "country_of_export": "ZM",
-                "country_of_destination": "CH",
-                "items": [{"line": 1, "hs_code": "41039000", "taxon": "Crocodylus niloticus", "quantity": 1,
-                           "cites": {"term": "SKI", "purpose": "T", "source": "C"},
-                           "permits": [{"number": number, "issuing_country": "ZM"}]}]}))
-        started = time.perf_counter()
-        for d in declarations:
-            ctx = [LineContext(item=d.items[0], taxon=taxon, appendix="II", hs_sensitive=True)]
-            check_declaration(d, ctx, registry, reference=reference)
-        per = (time.perf_counter() - started) / len(declarations) * 1e6
-        print(f"{n:>10,} {build:>8.2f} {memory:>7.0f} {per:>16.1f}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=50_000)
-    parser.add_argument("--quick", action="store_true", help="20,000 lines; registry up to 100,000")
+    parser.add_argument("--quick", action="store_true", help="20,000 lines")
     args = parser.parse_args()
     CACHE.mkdir(exist_ok=True)
     bench_rules([50, 200, 500], 20_000 if args.quick else args.lines)
-    bench_registry([10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000])
 
 
 if __name__ == "__main__":
