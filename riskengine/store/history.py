@@ -95,6 +95,17 @@ _CITATIONS = text(
     """
 )
 
+# A line citing one permit (the usual case) needs only how many other declarations cite it: counted
+# in SQL rather than fetching up to RECENT_CAP ids to count them in Python (a much-cited permit made
+# that 100 rows per assessment). Lines citing several permits still unite the sets of ids.
+_CITATION_COUNT = text(
+    """
+    SELECT count(*) FROM (SELECT DISTINCT declaration_id FROM declaration_permit_refs
+      WHERE issuing_country = :country AND number = :number AND declaration_id <> :id
+      LIMIT :cap) AS citing
+    """
+).columns(count=Integer)
+
 
 def aggregates(session: Session, declaration: Declaration) -> dict[int, dict[str, Any]]:
     """Per line: the `history.*` facts, from declarations lodged before this one (never this one)."""
@@ -113,15 +124,26 @@ def aggregates(session: Session, declaration: Declaration) -> dict[int, dict[str
                                          "hs4": hs4, "at": at, "id": declaration.declaration_id}).first() is not None
     }
     citing: dict[tuple[str, str], set[str]] = {}
-    for country, number in sorted({(ref.issuing_country, ref.number) for item in declaration.items for ref in item.permits}):
+    counts: dict[tuple[str, str], int] = {}
+    cited = [{(ref.issuing_country, ref.number) for ref in item.permits} for item in declaration.items]
+    alone = {next(iter(refs)) for refs in cited if len(refs) == 1}
+    together = set().union(*(refs for refs in cited if len(refs) > 1))
+    for country, number in sorted(alone - together):
+        counts[(country, number)] = db.execute(
+            _CITATION_COUNT, {"country": country, "number": number, "id": declaration.declaration_id, "cap": RECENT_CAP}
+        ).scalar_one()
+    for country, number in sorted(together):
         citing[(country, number)] = set(db.execute(
             _CITATIONS, {"country": country, "number": number, "id": declaration.declaration_id, "cap": RECENT_CAP}
         ).scalars())
     result = {}
-    for item in declaration.items:
-        others = set().union(*(citing.get((ref.issuing_country, ref.number), set()) for ref in item.permits))
+    for item, refs in zip(declaration.items, cited):
+        if len(refs) == 1 and next(iter(refs)) in counts:
+            citations = counts[next(iter(refs))]
+        else:
+            citations = len(set().union(*(citing.get(ref, set()) for ref in refs)))
         result[item.line] = {
-            "history.permit_citations": min(len(others), RECENT_CAP),
+            "history.permit_citations": min(citations, RECENT_CAP),
             "history.exporter_declarations_7d": traders.exporter_7d if exporter else 0,
             "history.importer_declarations_7d": traders.importer_7d if importer else 0,
             "history.importer_days_since_first_seen": None if first_seen is None else (at - first_seen).total_seconds() / 86400,

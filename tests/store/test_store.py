@@ -144,3 +144,34 @@ def test_audit_chain_detects_a_removed_record(database):
         records = session.execute(select(AuditRecord).order_by(AuditRecord.seq)).scalars().all()
         count, problem = verify_chain(records, session.get(AuditHead, 1))
     assert count == 3 and problem is not None and "removed" in problem.message
+
+
+def _declaration(declaration_id: str, lines: list[list[tuple[str, str]]]):
+    from riskengine.schemas import Declaration
+
+    return Declaration.model_validate({
+        "declaration_id": declaration_id, "version": 1, "direction": "import", "lodged_at": "2026-11-27T10:00:00Z",
+        "customs_office": "CHZRH", "importer": {"id": "I1", "name": "Zoo Basel", "country": "CH"},
+        "exporter": {"id": "E1", "name": "Exotic Woods SARL", "country": "CM"},
+        "country_of_export": "CM", "country_of_destination": "CH",
+        "items": [{"line": i + 1, "hs_code": "440349", "description": "sawn logs", "quantity": 1, "unit": "MTQ",
+                   "permits": [{"issuing_country": c, "number": n} for c, n in refs]} for i, refs in enumerate(lines)],
+    })
+
+
+def test_permit_citations_count_other_declarations_citing_the_line_s_permits(database):
+    from riskengine.store.history import RECENT_CAP, aggregates, import_history
+
+    a, b = ("CM", "CM/EX/1"), ("CM", "CM/EX/2")
+    history = [_declaration(f"H-A-{i}", [[a], [a]]) for i in range(3)]  # two lines, counted once per declaration
+    history += [_declaration(f"H-B-{i}", [[b]]) for i in range(2)] + [_declaration("H-AB", [[a, b]])]
+    history += [_declaration("NEW", [[a]])]  # the same id as the assessed declaration: never counted
+    with database.session() as session:
+        import_history(session, history)
+    with database.read() as session:
+        facts = aggregates(session, _declaration("NEW", [[a], [b], [a, b], []]))
+    assert [facts[line]["history.permit_citations"] for line in (1, 2, 3, 4)] == [4, 3, 6, 0]
+    with database.session() as session:
+        import_history(session, [_declaration(f"H-C-{i}", [[("CM", "CM/EX/3")]]) for i in range(RECENT_CAP + 5)])
+    with database.read() as session:
+        assert aggregates(session, _declaration("NEW", [[("CM", "CM/EX/3")]]))[1]["history.permit_citations"] == RECENT_CAP
