@@ -142,20 +142,20 @@ def _facts(lines: pd.DataFrame, screened: dict, starts: np.ndarray, history: pd.
     lodged = lines["lodged_at"]
     numbers = _permit_numbers(lines["permits"])
     facts = pd.DataFrame({
-        "declaration.declaration_id": lines["declaration_id"].astype(object),
-        "declaration.direction": lines["direction"].astype(object),
-        "declaration.customs_office": lines["customs_office"].astype(object),
-        "declaration.transport_mode": lines["transport_mode"].astype(object),
-        "declaration.declarant_id": lines["declarant_id"].astype(object),
-        "declaration.importer_id": lines["importer_id"].astype(object),
-        "declaration.importer_name": lines["importer_name"].astype(object),
-        "declaration.importer_country": lines["importer_country"].astype(object),
-        "declaration.exporter_id": lines["exporter_id"].astype(object),
-        "declaration.exporter_name": lines["exporter_name"].astype(object),
-        "declaration.exporter_country": lines["exporter_country"].astype(object),
-        "declaration.country_of_export": lines["country_of_export"].astype(object),
-        "declaration.country_of_destination": lines["country_of_destination"].astype(object),
-        "declaration.transit_countries": lines["transit_countries"].astype(object),
+        "declaration.declaration_id": lines["declaration_id"],
+        "declaration.direction": lines["direction"],
+        "declaration.customs_office": lines["customs_office"],
+        "declaration.transport_mode": lines["transport_mode"],
+        "declaration.declarant_id": lines["declarant_id"],
+        "declaration.importer_id": lines["importer_id"],
+        "declaration.importer_name": lines["importer_name"],
+        "declaration.importer_country": lines["importer_country"],
+        "declaration.exporter_id": lines["exporter_id"],
+        "declaration.exporter_name": lines["exporter_name"],
+        "declaration.exporter_country": lines["exporter_country"],
+        "declaration.country_of_export": lines["country_of_export"],
+        "declaration.country_of_destination": lines["country_of_destination"],
+        "declaration.transit_countries": lines["transit_countries"],
         "declaration.line_count": sizes[decl].astype("float64"),
         "declaration.total_value": total[decl],
         "declaration.lodged_hour": lodged.dt.hour.to_numpy(dtype="float64"),
@@ -164,8 +164,8 @@ def _facts(lines: pd.DataFrame, screened: dict, starts: np.ndarray, history: pd.
         "item.hs_code": hs,
         "item.hs4": hs.str.slice(0, 4),
         "item.hs2": hs.str.slice(0, 2),
-        "item.description": lines["description"].astype(object),
-        "item.taxon": lines["taxon"].astype(object),
+        "item.description": lines["description"],
+        "item.taxon": lines["taxon"],
         "item.accepted_name": _attr(screened, "accepted_name"),
         "item.appendix": _col(screened["appendix"]),
         "item.kingdom": _attr(screened, "kingdom"),
@@ -175,17 +175,17 @@ def _facts(lines: pd.DataFrame, screened: dict, starts: np.ndarray, history: pd.
         "item.genus": _attr(screened, "genus"),
         "item.cites_relevant": screened["relevant"],
         "item.hs_sensitive": screened["sensitive"].astype(bool),
-        "item.country_of_origin": lines["country_of_origin"].astype(object),
+        "item.country_of_origin": lines["country_of_origin"],
         "item.quantity": lines["quantity"].to_numpy(dtype="float64", na_value=np.nan),
-        "item.unit": lines["unit"].astype(object),
+        "item.unit": lines["unit"],
         "item.net_mass_kg": mass,
         "item.value": value,
-        "item.currency": lines["currency"].astype(object),
+        "item.currency": lines["currency"],
         "item.unit_value": unit_value,
         "item.unit_value_ratio": ratio,
-        "item.term": lines["term"].astype(object),
-        "item.purpose": lines["purpose"].astype(object),
-        "item.source": lines["source"].astype(object),
+        "item.term": lines["term"],
+        "item.purpose": lines["purpose"],
+        "item.source": lines["source"],
         "item.permit_numbers": numbers,
         "item.permit_count": numbers.map(len).to_numpy(dtype="float64"),
         "model_score": np.full(n, np.nan) if model_scores is None else model_scores[decl],
@@ -195,33 +195,39 @@ def _facts(lines: pd.DataFrame, screened: dict, starts: np.ndarray, history: pd.
     return facts
 
 
-def _active_groups(ruleset: RuleSet, days: pd.Series) -> dict[tuple, np.ndarray]:
-    """Rows grouped by which rules are in force on their lodging day (usually one group)."""
+def _active_groups(ruleset: RuleSet, days: np.ndarray) -> dict[tuple, np.ndarray]:
+    """Rows grouped by which rules are in force on their lodging day (usually one group).
+
+    `days` are the UTC lodging days (datetime64[D]); a missing one fails here, as its date would.
+    """
+    codes, uniques = pd.factorize(days.view("int64"))
     groups: dict[tuple, list[int]] = {}
-    for day, positions in days.groupby(days, sort=False).indices.items():
-        on = dt.date.fromisoformat(str(day))
+    for k, day in enumerate(np.datetime_as_string(uniques.astype("datetime64[D]"), unit="D").tolist()):
+        on = dt.date.fromisoformat(day)
         active = tuple(rule.is_active(on) for rule in ruleset.rules)
-        groups.setdefault((active, on), []).append(positions)
-    merged: dict[tuple, np.ndarray] = {}
-    for (active, on), parts in groups.items():
+        groups.setdefault((active, on), []).append(k)
+    merged: dict[tuple, list[int]] = {}
+    for (active, on), ks in groups.items():
         key = next((k for k in merged if k[0] == active), (active, on))
-        merged[key] = np.concatenate([merged.get(key, np.zeros(0, dtype=np.int64)), *parts])
-    return merged
+        merged.setdefault(key, []).extend(ks)
+    if len(merged) == 1:
+        return {key: np.arange(len(days)) for key in merged}
+    return {key: np.flatnonzero(np.isin(codes, ks)) for key, ks in merged.items()}
 
 
-def _rule_hits(ruleset: RuleSet, facts: pd.DataFrame, decl: np.ndarray, n_decl: int) -> list[list[RuleHit]]:
+def _rule_hits(ruleset: RuleSet, facts: pd.DataFrame, days: np.ndarray, decl: np.ndarray,
+               n_decl: int) -> list[list[RuleHit]]:
     """Every declaration's hits in line order, then rule order (the online evaluator's order).
 
     A message is rendered once per rule and distinct values of the fields it names (`render_message`
     reads only those keys of the normalised fact, and each key's normalised value depends on its raw
     value alone), and equal hits share one RuleHit.
     """
-    days = facts["_day"]
     rule_index = {rule.id: i for i, rule in enumerate(ruleset.rules)}
     frames = []
     groups = _active_groups(ruleset, days)
     for (_, on), positions in groups.items():
-        part = facts if len(groups) == 1 else facts.iloc[np.sort(positions)]
+        part = facts if len(groups) == 1 else facts.iloc[positions]
         hits = evaluate_frame(ruleset, part, on=on)
         frames.append(hits)
     out: list[list[RuleHit]] = [[] for _ in range(n_decl)]
@@ -350,12 +356,16 @@ def _assess_lines(stages: Stages, frame: pd.DataFrame) -> pd.DataFrame:
             if f.line is not None:
                 by_line.setdefault((d, f.line), []).append(f.code)
     line_numbers = lines["line"].to_numpy(dtype="int64", na_value=0)
-    facts["findings"] = [whole.get(d, []) + by_line.get((d, ln), []) if d in findings else []
-                         for d, ln in zip(decl, line_numbers)]
-    facts["_day"] = lines["lodged_at"].dt.date.astype(str).to_numpy()
+    codes = np.empty(len(lines), dtype=object)
+    codes.fill(())  # no findings: an empty list to the rules (list fields are read as tuples)
+    for d in findings:
+        for row in range(starts[d], starts[d] + sizes[d]):
+            codes[row] = whole.get(d, []) + by_line.get((d, line_numbers[row]), [])
+    facts["findings"] = pd.Series(codes, dtype=object)
+    days = lines["lodged_at"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
     rules_note: list[StageNote] = []
     try:
-        hits = _rule_hits(stages.ruleset, facts, decl, n_decl)
+        hits = _rule_hits(stages.ruleset, facts, days, decl, n_decl)
     except Exception as exc:
         log.exception("rule evaluation failed")
         hits = [[] for _ in range(n_decl)]
