@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 import threading
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -500,12 +500,24 @@ def refusal_findings(refused: list[dict[str, Any]]) -> list[Finding]:
     ]
 
 
+_PERMIT_FIELDS = tuple(f.name for f in fields(RegisteredPermit))
+_LINE_FIELDS = tuple(f.name for f in fields(RegisteredLine))
+
+
+def _permit_input(permit: RegisteredPermit) -> dict[str, Any]:
+    """`asdict(permit)` with ISO dates, built directly: asdict deep-copies every value, on every assessment."""
+    document = {name: getattr(permit, name) for name in _PERMIT_FIELDS}
+    document["issued_on"] = permit.issued_on.isoformat()
+    document["valid_until"] = permit.valid_until.isoformat()
+    document["lines"] = [{name: getattr(line, name) for name in _LINE_FIELDS} for line in permit.lines]
+    return document
+
+
 def stage_inputs(prepared: Prepared) -> dict[str, Any]:
     """What the stages read, kept with the assessment so `replay` recomputes from the same facts."""
     registry = None
     if prepared.registry is not None:
-        registry = [asdict(permit) | {"issued_on": permit.issued_on.isoformat(), "valid_until": permit.valid_until.isoformat()}
-                    for permit in prepared.registry.values()]
+        registry = [_permit_input(permit) for permit in prepared.registry.values()]
     return {"registry": registry, "history": {str(k): v for k, v in prepared.history.items()},
             "quotas": prepared.quotas, "refused": prepared.refused, "confidential_rules": prepared.confidential,
             "topup": prepared.topup}
