@@ -182,8 +182,14 @@ def _in_list(node: InList, cols: FrameColumns, memo: dict) -> np.ndarray:
 
 
 def _line_numbers(cols: FrameColumns, positions: np.ndarray) -> np.ndarray:
+    """The hits' line numbers as Python ints (None where missing)."""
     values = cols.number("item.line")[positions]
-    return np.array([None if np.isnan(v) else int(v) for v in values], dtype=object)
+    missing = np.isnan(values)
+    if np.abs(np.where(missing, 0.0, values)).max(initial=0.0) >= 2.0**53:  # beyond exact int64 casts
+        return np.array([None if np.isnan(v) else int(v) for v in values], dtype=object)
+    out = np.where(missing, 0.0, values).astype(np.int64).astype(object)  # int64 -> object gives Python ints
+    out[missing] = None
+    return out
 
 
 def evaluate_frame(ruleset: "RuleSet", frame: pd.DataFrame, *, on: date | None = None) -> pd.DataFrame:
