@@ -117,12 +117,12 @@ def fast_decisions(ids, scores: np.ndarray | None, features, hits, eligible: np.
     random_reason = ',{"source":"random","code":"RANDOM_SELECTION","lane":' + _json_str(random_lane) + \
         ',"message":' + _RANDOM_MESSAGE + "}"
     hit_texts: dict[int, str] = {}  # by id: the hit objects stay alive for the whole call
-    feature_texts: dict[tuple, str] = {}
-    row_findings = findings.get if findings else (lambda i: None)
+    row_findings = (findings or {}).get
     reasons, lanes, decisions, scores_out, selections, done = (out.reasons, out.lane, out.decision, out.score,
                                                                out.random_selection, out.done)
     for i, total, lane in zip(rows, totals, score_lanes):
         row_hits, found = hits[i], row_findings(i)
+        top = features[i]
         try:
             if row_hits or found:
                 severity = LANE_SEVERITY[lane]
@@ -139,25 +139,22 @@ def fast_decisions(ids, scores: np.ndarray | None, features, hits, eligible: np.
                     parts.append(text)
                     if hit.lane and LANE_SEVERITY[hit.lane] > severity:
                         lane, severity = hit.lane, LANE_SEVERITY[hit.lane]
-                lead = "[" + ",".join(parts) + ","
+                lead = "[" + ",".join(parts) + ',{"source":"model","score":'
             else:
-                lead = "["
-            top = features[i]
+                lead = '[{"source":"model","score":'
             try:
-                features_json = feature_texts[top]
-            except (KeyError, TypeError):
+                features_json = ",".join(map(_json_str, top))  # str (and str subclasses) only
+            except TypeError:
                 features_json = ",".join(map(_scalar, top))
-                if type(top) is tuple and all(type(f) is str for f in top):  # equal tuples of str: equal text
-                    feature_texts[top] = features_json
         except (_NotPlain, KeyError, TypeError):
             continue
-        text = (lead + '{"source":"model","score":' + float.__repr__(round(model_scores[i], 4))
-                + ',"top_features":[' + features_json + "]}")
+        text = lead + float.__repr__(round(model_scores[i], 4)) + ',"top_features":[' + features_json + "]}"
         if lane not in INSPECT_LANES and draw(ids[i]) < rate:
-            reasons[i], lanes[i], selections[i] = text + random_reason + "]", random_lane, True
+            reasons[i], lanes[i], selections[i], decisions[i] = text + random_reason + "]", random_lane, True, \
+                "inspect" if random_lane in INSPECT_LANES else "release"
         else:
-            reasons[i], lanes[i], selections[i] = text + "]", lane, False
-        decisions[i] = "inspect" if lanes[i] in INSPECT_LANES else "release"
+            reasons[i], lanes[i], selections[i], decisions[i] = text + "]", lane, False, \
+                "inspect" if lane in INSPECT_LANES else "release"
         scores_out[i] = total
         done[i] = True
     return out

@@ -235,11 +235,12 @@ def _rule_hits(ruleset: RuleSet, facts: pd.DataFrame, days: np.ndarray, decl: np
     if hits.empty:
         return out
     hits = hits.assign(rank=hits["rule_id"].map(rule_index)).sort_values(["row", "rank"], kind="stable")
-    line_numbers = facts["item.line"].to_numpy()
+    line_numbers = facts["item.line"].to_numpy(dtype="float64").tolist()
     placeholders: dict[int, list[str]] = {}
     columns: dict[str, np.ndarray] = {}
     messages: dict[tuple, str] = {}
     made: dict[tuple, RuleHit] = {}
+    decls = decl.tolist()
     for row, rank in zip(hits["row"].tolist(), hits["rank"].tolist()):
         rule = ruleset.rules[rank]
         if rule.message:
@@ -256,12 +257,12 @@ def _rule_hits(ruleset: RuleSet, facts: pd.DataFrame, days: np.ndarray, decl: np
         else:
             message = rule.title
         line = line_numbers[row]  # the facts frame has a RangeIndex: labels are positions
-        line = None if np.isnan(line) else int(line)
+        line = None if line != line else int(line)
         hit = made.get((rank, line, message))
         if hit is None:
             hit = made[(rank, line, message)] = RuleHit(rule.id, rule.version, line, rule.title, message, rule.lane,
                                                         rule.score, rule.confidential)
-        out[decl[row]].append(hit)
+        out[decls[row]].append(hit)
     return out
 
 
