@@ -57,10 +57,14 @@ class FrameColumns:
                 self._factors[name] = (np.full(self.n, -1, dtype="int64"), np.array([], dtype=object))
                 return self._factors[name]
             col = self.frame[name]
-            if kind == "list" and col.dtype == object:
+            try:  # tuples and text factorise as they are
+                codes, raw = pd.factorize(col, use_na_sentinel=True)
+            except TypeError:  # lists or arrays (unhashable): as tuples
+                if not (kind == "list" and col.dtype == object):
+                    raise
                 col = pd.Series([tuple(v) if isinstance(v, (list, tuple, np.ndarray)) else v for v in col],
                                 dtype=object)
-            codes, raw = pd.factorize(col, use_na_sentinel=True)
+                codes, raw = pd.factorize(col, use_na_sentinel=True)
             uniques = np.empty(len(raw), dtype=object)
             for i, value in enumerate(raw):
                 value = normalise_value(kind, value)
