@@ -84,14 +84,20 @@ def _citations(base: pd.DataFrame, lines: pd.DataFrame) -> np.ndarray:
     tokens = tokens[tokens["token"].astype(bool)].drop_duplicates(["token", "declaration_id"])
     by_token = tokens.groupby("token")["declaration_id"].agg(set).to_dict() if len(tokens) else {}
     out = np.zeros(len(lines), dtype=np.int64)
-    permits = lines["permits"].to_numpy(dtype=object)
-    ids = lines["declaration_id"].to_numpy(dtype=object)
-    for i in np.flatnonzero(lines["permits"].astype(bool).to_numpy()):
+    if not by_token:
+        return out
+    codes, uniques = pd.factorize(lines["permits"].astype(object))
+    cited_by: list[set] = []  # per distinct permits text: the declarations citing any of its permits
+    for text in uniques:
         cited: set = set()
-        for token in permits[i].split(";"):
+        for token in (text.split(";") if text else ()):
             cited |= by_token.get(token, set())
-        cited.discard(ids[i])
-        out[i] = len(cited)
+        cited_by.append(cited)
+    ids = lines["declaration_id"].to_numpy(dtype=object)
+    for i in np.flatnonzero(codes >= 0).tolist():
+        cited = cited_by[codes[i]]
+        if cited:
+            out[i] = len(cited) - (ids[i] in cited)  # the line's own declaration is not counted
     return out
 
 
