@@ -110,10 +110,14 @@ def _attr(screened: dict, name: str) -> pd.Series:
 
 
 def _permit_numbers(permits: pd.Series) -> pd.Series:
-    """The permit numbers of each line's ';'-joined `country:number` tokens, split once per distinct text."""
+    """The permit numbers of each line's ';'-joined `country:number` tokens, split once per distinct text
+    (as tuples, shared between equal texts: the rules read list fields as tuples)."""
     codes, uniques = pd.factorize(permits.astype(object))
-    table = [[t.partition(":")[2] for t in s.split(";") if t] if s else [] for s in uniques]
-    return pd.Series([list(table[c]) if c >= 0 else [] for c in codes], dtype=object)
+    table = np.empty(len(uniques) + 1, dtype=object)
+    for k, text in enumerate(uniques):  # element by element: numpy would read equal-length tuples as a 2-d array
+        table[k] = tuple(t.partition(":")[2] for t in text.split(";") if t) if text else ()
+    table[-1] = ()
+    return pd.Series(table[codes], dtype=object)
 
 
 def _facts(lines: pd.DataFrame, screened: dict, starts: np.ndarray, history: pd.DataFrame, *,
@@ -234,7 +238,9 @@ def _rule_hits(ruleset: RuleSet, facts: pd.DataFrame, days: np.ndarray, decl: np
     hits = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["row", "rule_id"])
     if hits.empty:
         return out
-    hits = hits.assign(rank=hits["rule_id"].map(rule_index)).sort_values(["row", "rank"], kind="stable")
+    rule_codes, rule_ids = pd.factorize(hits["rule_id"])
+    rank = np.array([rule_index[r] for r in rule_ids], dtype=np.int64)[rule_codes]
+    hits = pd.DataFrame({"row": hits["row"].to_numpy(), "rank": rank}).sort_values(["row", "rank"], kind="stable")
     line_numbers = facts["item.line"].to_numpy(dtype="float64").tolist()
     placeholders: dict[int, list[str]] = {}
     columns: dict[str, np.ndarray] = {}
@@ -358,10 +364,10 @@ def _assess_lines(stages: Stages, frame: pd.DataFrame) -> pd.DataFrame:
                 by_line.setdefault((d, f.line), []).append(f.code)
     line_numbers = lines["line"].to_numpy(dtype="int64", na_value=0)
     codes = np.empty(len(lines), dtype=object)
-    codes.fill(())  # no findings: an empty list to the rules (list fields are read as tuples)
+    codes.fill(())  # no findings (the rules read list fields as tuples)
     for d in findings:
         for row in range(starts[d], starts[d] + sizes[d]):
-            codes[row] = whole.get(d, []) + by_line.get((d, line_numbers[row]), [])
+            codes[row] = tuple(whole.get(d, []) + by_line.get((d, line_numbers[row]), []))
     facts["findings"] = pd.Series(codes, dtype=object)
     days = lines["lodged_at"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
     rules_note: list[StageNote] = []
