@@ -39,12 +39,14 @@ def main() -> None:
     declarations = [[rows[i]] if i % 3 else [rows[i], rows[i - 1], rows[i - 2]] for i in range(len(rows))]
     for d in declarations[:50]:
         model.score_declaration(d)
-    timings = []
+    timings, explained = [], []
     for d in track(declarations, description="one declaration at a time", console=console):
         start = time.perf_counter()
-        model.score_declaration(d)
+        result = model.score_declaration(d)
         timings.append(time.perf_counter() - start)
+        explained.append(bool(result.top_features))
     ms = np.array(timings) * 1e3
+    explained = np.array(explained)
 
     batch = history.sample(args.lines, replace=True, random_state=1).reset_index(drop=True)
     start = time.perf_counter()
@@ -56,8 +58,12 @@ def main() -> None:
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_column("goal", justify="right")
-    table.add_row("declaration p50 (ms, with explanation)", f"{np.percentile(ms, 50):.2f}", "< 2")
-    table.add_row("declaration p99 (ms, with explanation)", f"{np.percentile(ms, 99):.2f}", "")
+    table.add_row("declaration p50 (ms, as the server scores)", f"{np.percentile(ms, 50):.2f}", "< 2")
+    table.add_row("declaration p99 (ms, as the server scores)", f"{np.percentile(ms, 99):.2f}", "")
+    table.add_row(f"explained (score >= {model.explain_min_score:g}): share", f"{explained.mean():.1%}", "")
+    if explained.any():
+        table.add_row("explained declarations p50 / p99 (ms)",
+                      f"{np.percentile(ms[explained], 50):.2f} / {np.percentile(ms[explained], 99):.2f}", "")
     table.add_row(f"batch of {len(batch):,} lines (s)", f"{batch_s:.2f}", "< 10")
     console.print(table)
 
