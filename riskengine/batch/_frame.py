@@ -151,6 +151,7 @@ def to_declaration(rows: list[dict[str, Any]], *, clean: bool = False) -> Declar
 _ASCII_ID = re.compile(r"[A-Za-z0-9_./:-]{1,100}")  # inside Declaration.declaration_id's pattern
 _HS = re.compile(r"[0-9]{4,10}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _DIRECTIONS = frozenset(("import", "export", "re-export", "transit"))
 _TRANSPORT = frozenset(("air", "sea", "road", "rail", "post", "pipeline", "other"))
 
@@ -301,7 +302,8 @@ class DeclarationView(_View):
 
     def __init__(self, head: dict[str, Any], items: list[ItemView]) -> None:
         self.declaration_id, self.version, self.direction = head["declaration_id"], int(head["version"]), head["direction"]
-        self.lodged_at = head["lodged_at"].to_pydatetime().astimezone(dt.timezone.utc)
+        # a whole number of microseconds (certain_declarations): exactly the parsed isoformat, in UTC
+        self.lodged_at = _EPOCH + dt.timedelta(microseconds=head["lodged_at"].value // 1000)
         self.customs_office, self.transport_mode = head["customs_office"], head["transport_mode"]
         self.declarant_id = head["declarant_id"]
         self.importer = PartyView(head["importer_id"], head["importer_name"], head["importer_country"])

@@ -80,6 +80,46 @@ class _Screen:
         return out
 
 
+class _ChunkReference:
+    """The reference data as the permit checks of one chunk see it: code, suspension and quota answers
+    remembered per distinct question (the reference does not change while a chunk is checked)."""
+
+    def __init__(self, reference) -> None:
+        self._reference = reference
+        self.convert, self.lookup = reference.convert, reference.lookup
+        self._answers: dict[tuple, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._reference, name)
+
+    def is_valid_code(self, kind: str, code: str | None) -> bool:
+        key = ("code", kind, code)
+        if key not in self._answers:
+            self._answers[key] = self._reference.is_valid_code(kind, code)
+        return self._answers[key]
+
+    def term_unit_allowed(self, term: str, unit: str | None) -> bool:
+        key = ("term-unit", term, unit)
+        if key not in self._answers:
+            self._answers[key] = self._reference.term_unit_allowed(term, unit)
+        return self._answers[key]
+
+    def suspensions(self, taxon, country: str, *, source=None, purpose=None, on=None) -> list:
+        key = ("suspensions", id(taxon), country, source, purpose, on)
+        pinned = self._answers.get(key)
+        if pinned is None or pinned[0] is not taxon:  # the taxon is kept with its answer, so its id stays its own
+            pinned = self._answers[key] = (taxon, self._reference.suspensions(taxon, country, source=source,
+                                                                             purpose=purpose, on=on))
+        return list(pinned[1])
+
+    def quotas(self, taxon, country: str, year: int, term=None, source=None) -> list:
+        key = ("quotas", id(taxon), country, year, term, source)
+        pinned = self._answers.get(key)
+        if pinned is None or pinned[0] is not taxon:
+            pinned = self._answers[key] = (taxon, self._reference.quotas(taxon, country, year, term=term, source=source))
+        return list(pinned[1])
+
+
 def _col(values) -> pd.Series:
     return pd.Series(values, dtype=object)
 
@@ -276,6 +316,7 @@ def _permit_findings(stages: Stages, screen: _Screen, lines: pd.DataFrame, start
                      relevant_decl: np.ndarray) -> tuple[dict[int, list[Finding]], dict[int, list[StageNote]], dict[int, str]]:
     """Findings of the CITES-relevant declarations, checked against the registry snapshot."""
     snapshot, reference = stages.snapshot, stages.reference
+    checked = _ChunkReference(reference)
     quota_cache: dict[tuple, float] = {}
 
     def quota_used(quota, country, year):
@@ -288,8 +329,9 @@ def _permit_findings(stages: Stages, screen: _Screen, lines: pd.DataFrame, start
     notes: dict[int, list[StageNote]] = {}
     errors: dict[int, str] = {}
     ends = np.append(starts[1:], len(lines))
-    records = lines.iloc[np.concatenate([np.arange(starts[d], ends[d]) for d in relevant_decl])] \
-        if len(relevant_decl) else lines.iloc[:0]
+    member = np.zeros(len(starts), dtype=bool)
+    member[relevant_decl] = True
+    records = lines.iloc[np.flatnonzero(np.repeat(member, ends - starts))]  # their lines, in order
     rows = clean_records(records)
     sizes = ends[relevant_decl] - starts[relevant_decl]
     certain = certain_declarations(records, np.cumsum(sizes) - sizes).tolist()
@@ -305,7 +347,7 @@ def _permit_findings(stages: Stages, screen: _Screen, lines: pd.DataFrame, start
             continue
         contexts = screen.contexts(declaration)
         try:
-            result = check_declaration(declaration, contexts, snapshot.registry, reference=reference, quota_used=quota_used,
+            result = check_declaration(declaration, contexts, snapshot.registry, reference=checked, quota_used=quota_used,
                                        tolerance=stages.settings.permits.quantity_tolerance)
             findings[d] = result.findings
         except Exception as exc:
