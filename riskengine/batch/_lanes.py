@@ -86,15 +86,6 @@ def _hit_json(hit) -> str:
             + ',"score":' + _scalar(hit.score) + "}")
 
 
-def _score_lanes(totals: list[float], settings: DecisionSettings) -> np.ndarray:
-    total = np.asarray(totals, dtype="float64")
-    lanes = np.full(len(totals), "green", dtype=object)
-    lanes[total >= settings.blue_threshold] = "blue"
-    lanes[total >= settings.yellow_threshold] = "yellow"
-    lanes[total >= settings.red_threshold] = "red"
-    return lanes
-
-
 def fast_decisions(ids, scores: np.ndarray | None, features, hits, eligible: np.ndarray, *,
                    settings: DecisionSettings, model_weight: float, salt: str, findings=None) -> FastDecisions:
     """`decide(findings=findings.get(i, ()), notes=(), hits=hits[i], model=ModelOutcome(scores[i], features[i]))`
@@ -105,24 +96,23 @@ def fast_decisions(ids, scores: np.ndarray | None, features, hits, eligible: np.
         return out
     rows = np.flatnonzero(eligible & np.isfinite(np.asarray(scores, dtype="float64"))).tolist()
     model_scores = np.asarray(scores, dtype="float64").tolist()
-    totals = []
-    for i in rows:
-        rule_score = 0.0
-        for hit in hits[i]:  # the same Python float arithmetic as decide, in the same order
-            rule_score += hit.score or 0.0
-        totals.append(round(min(100.0, max(0.0, rule_score + model_scores[i] * model_weight)), 2))
-    score_lanes = _score_lanes(totals, settings).tolist()
     random_lane, rate, draw = settings.random_lane, settings.random_rate, _Draw(salt)
+    blue, yellow, red = settings.blue_threshold, settings.yellow_threshold, settings.red_threshold
     finding_lanes = settings.finding_lanes
     random_reason = ',{"source":"random","code":"RANDOM_SELECTION","lane":' + _json_str(random_lane) + \
         ',"message":' + _RANDOM_MESSAGE + "}"
+    random_decision = "inspect" if random_lane in INSPECT_LANES else "release"
     hit_texts: dict[int, str] = {}  # by id: the hit objects stay alive for the whole call
     row_findings = (findings or {}).get
     reasons, lanes, decisions, scores_out, selections, done = (out.reasons, out.lane, out.decision, out.score,
                                                                out.random_selection, out.done)
-    for i, total, lane in zip(rows, totals, score_lanes):
-        row_hits, found = hits[i], row_findings(i)
-        top = features[i]
+    for i in rows:
+        row_hits, found, score = hits[i], row_findings(i), model_scores[i]
+        rule_score = 0.0
+        for hit in row_hits:  # the same Python float arithmetic as decide, in the same order
+            rule_score += hit.score or 0.0
+        total = round(min(100.0, max(0.0, rule_score + score * model_weight)), 2)
+        lane = "red" if total >= red else "yellow" if total >= yellow else "blue" if total >= blue else "green"
         try:
             if row_hits or found:
                 severity = LANE_SEVERITY[lane]
@@ -142,19 +132,21 @@ def fast_decisions(ids, scores: np.ndarray | None, features, hits, eligible: np.
                 lead = "[" + ",".join(parts) + ',{"source":"model","score":'
             else:
                 lead = '[{"source":"model","score":'
+            top = features[i]
             try:
                 features_json = ",".join(map(_json_str, top))  # str (and str subclasses) only
             except TypeError:
                 features_json = ",".join(map(_scalar, top))
         except (_NotPlain, KeyError, TypeError):
             continue
-        text = lead + float.__repr__(round(model_scores[i], 4)) + ',"top_features":[' + features_json + "]}"
-        if lane not in INSPECT_LANES and draw(ids[i]) < rate:
+        text = lead + float.__repr__(round(score, 4)) + ',"top_features":[' + features_json + "]}"
+        if lane in INSPECT_LANES:
+            reasons[i], lanes[i], selections[i], decisions[i] = text + "]", lane, False, "inspect"
+        elif draw(ids[i]) < rate:
             reasons[i], lanes[i], selections[i], decisions[i] = text + random_reason + "]", random_lane, True, \
-                "inspect" if random_lane in INSPECT_LANES else "release"
+                random_decision
         else:
-            reasons[i], lanes[i], selections[i], decisions[i] = text + "]", lane, False, \
-                "inspect" if lane in INSPECT_LANES else "release"
+            reasons[i], lanes[i], selections[i], decisions[i] = text + "]", lane, False, "release"
         scores_out[i] = total
         done[i] = True
     return out
