@@ -94,6 +94,24 @@ def test_a_revoked_key_is_refused_at_once(env):
     assert call(env, "analyst", "GET", "/v1/rules").status_code == 401
 
 
+def test_a_single_window_key_revoked_elsewhere_assesses_nothing_more(env):
+    from sqlalchemy import func, select
+
+    from riskengine.store.db import Database
+
+    first = call(env, "single_window", "POST", "/v1/assessments", json=DECLARATION)
+    assert first.status_code == 201  # the key is now remembered by the server
+    other = Database(env["settings"].database.url)  # another process's connection, as `riskengine apikey revoke`
+    with other.session() as session:
+        revoke_key(session, "single_window-key", actor=ADMIN)
+    other.dispose()
+    refused = call(env, "single_window", "POST", "/v1/assessments", json=DECLARATION | {"declaration_id": "GOV-2"})
+    assert refused.status_code == 401 and refused.json()["detail"] == "API key revoked"
+    with env["engine"].database.read() as session:
+        assert session.execute(select(func.count()).select_from(DeclarationRow)).scalar_one() == 1
+        assert session.execute(select(func.count()).select_from(Assessment)).scalar_one() == 1
+
+
 @pytest.mark.parametrize("env", [{"server": {"rate_limit_per_minute": 6}}], indirect=True)
 def test_rate_limit_per_key_answers_429(env):
     statuses = [call(env, "analyst", "GET", "/v1/rules").status_code for _ in range(3)]
