@@ -177,8 +177,15 @@ def _facts(lines: pd.DataFrame, screened: dict, starts: np.ndarray, history: pd.
     with np.errstate(all="ignore"):
         unit_value = np.where(~np.isnan(value) & ~np.isnan(mass) & (mass != 0), value / np.where(mass == 0, 1, mass), np.nan)
     hs = lines["hs_code"].astype(object)
+    hs_codes, hs_uniques = pd.factorize(hs)
+    if (hs_codes >= 0).all():  # prefixes once per distinct code
+        def prefix(k: int) -> pd.Series:
+            return _col(np.array([u[:k] for u in hs_uniques], dtype=object)[hs_codes])
+    else:
+        def prefix(k: int) -> pd.Series:
+            return hs.str.slice(0, k)
     if medians:
-        median = hs.str.slice(0, 6).map(medians).to_numpy(dtype="float64", na_value=np.nan)
+        median = prefix(6).map(medians).to_numpy(dtype="float64", na_value=np.nan)
         with np.errstate(all="ignore"):
             ratio = np.where(~np.isnan(unit_value) & ~np.isnan(median) & (median != 0), unit_value / median, np.nan)
     else:
@@ -206,8 +213,8 @@ def _facts(lines: pd.DataFrame, screened: dict, starts: np.ndarray, history: pd.
         "declaration.lodged_weekday": lodged.dt.day_of_week.to_numpy(dtype="float64"),
         "item.line": lines["line"].to_numpy(dtype="float64", na_value=np.nan),
         "item.hs_code": hs,
-        "item.hs4": hs.str.slice(0, 4),
-        "item.hs2": hs.str.slice(0, 2),
+        "item.hs4": prefix(4),
+        "item.hs2": prefix(2),
         "item.description": lines["description"],
         "item.taxon": lines["taxon"],
         "item.accepted_name": _attr(screened, "accepted_name"),
