@@ -157,7 +157,15 @@ _TRANSPORT = frozenset(("air", "sea", "road", "rail", "post", "pipeline", "other
 
 
 def _stripped(value: Any, low: int, high: int) -> bool:
-    return isinstance(value, str) and low <= len(value) <= high and value.strip() == value
+    """Text pydantic keeps as it is: within the length bounds, nothing to strip (Python strips every character
+    Rust's trim does), and encodable (pydantic rejects lone surrogates)."""
+    if not (isinstance(value, str) and low <= len(value) <= high and value.strip() == value):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _optional_text(value: Any) -> bool:

@@ -102,3 +102,12 @@ def test_declarations_the_certainty_check_accepts_validate_to_the_view_s_values(
         except Exception:
             outcomes["uncertain invalid"] += 1
     assert min(outcomes.values()) > 20, outcomes
+
+
+def test_text_pydantic_would_reject_or_strip_is_not_certain():
+    from riskengine.batch._frame import _stripped
+
+    assert _stripped("Zoo Basel", 1, 200)
+    assert not _stripped("lone \udc80 surrogate", 0, 200)  # pydantic: string_unicode error
+    assert not _stripped("\u3000name", 1, 200) and not _stripped("name\x85", 1, 200)  # Unicode white space
+    assert not _stripped("", 1, 200) and not _stripped("x" * 201, 1, 200)
