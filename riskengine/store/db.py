@@ -41,13 +41,16 @@ class Database:
                 url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False}
             )
             event.listen(self.engine, "connect", _sqlite_on_connect)
-            event.listen(self.engine, "begin", _sqlite_begin_immediate)
+            # BEGIN is emitted by the dialect's do_begin, not a "begin" event listener: any connection
+            # event listener makes SQLAlchemy dispatch its before/after execute hooks on every
+            # statement, about a tenth of an assessment's CPU time. Each engine has its own dialect.
+            self.engine.dialect.do_begin = _begin_with("BEGIN IMMEDIATE")
             # Readers take no write lock: WAL lets them run beside the one writer.
             self.read_engine: Engine = create_engine(
                 url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False}
             )
             event.listen(self.read_engine, "connect", _sqlite_on_connect)
-            event.listen(self.read_engine, "begin", _sqlite_begin_deferred)
+            self.read_engine.dialect.do_begin = _begin_with("BEGIN")
         else:
             self.engine = create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
             self.read_engine = self.engine
@@ -111,10 +114,16 @@ def _sqlite_on_connect(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def _sqlite_begin_deferred(connection) -> None:
-    connection.exec_driver_sql("BEGIN")
+def _begin_with(sql: str):
+    """A dialect `do_begin` that starts the transaction with `sql`: BEGIN for readers (deferred: a
+    snapshot at the first read), BEGIN IMMEDIATE for writers, who queue on the database lock at BEGIN
+    instead of failing when they upgrade from a read."""
 
+    def do_begin(dbapi_connection) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(sql)
+        finally:
+            cursor.close()
 
-def _sqlite_begin_immediate(connection) -> None:
-    # Writers queue on the database lock at BEGIN instead of failing when they upgrade from a read.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    return do_begin
