@@ -249,11 +249,16 @@ def _facts(lines: pd.DataFrame, screened: dict, starts: np.ndarray, history: pd.
 def _active_groups(ruleset: RuleSet, days: np.ndarray) -> dict[tuple, np.ndarray]:
     """Rows grouped by which rules are in force on their lodging day (usually one group).
 
-    `days` are the UTC lodging days (datetime64[D]); a missing one fails here, as its date would.
+    `days` are the UTC lodging days (datetime64[D]); a line without one is in no group (no rule hits),
+    as pandas' groupby drops a missing key.
     """
+    missing = np.isnat(days)
     codes, uniques = pd.factorize(days.view("int64"))
     groups: dict[tuple, list[int]] = {}
-    for k, day in enumerate(np.datetime_as_string(uniques.astype("datetime64[D]"), unit="D").tolist()):
+    for k, (day, absent) in enumerate(zip(np.datetime_as_string(uniques.view("datetime64[D]"), unit="D").tolist(),
+                                           np.isnat(uniques.view("datetime64[D]")).tolist())):
+        if absent:
+            continue
         on = dt.date.fromisoformat(day)
         active = tuple(rule.is_active(on) for rule in ruleset.rules)
         groups.setdefault((active, on), []).append(k)
@@ -261,7 +266,7 @@ def _active_groups(ruleset: RuleSet, days: np.ndarray) -> dict[tuple, np.ndarray
     for (active, on), ks in groups.items():
         key = next((k for k in merged if k[0] == active), (active, on))
         merged.setdefault(key, []).extend(ks)
-    if len(merged) == 1:
+    if len(merged) == 1 and not missing.any():
         return {key: np.arange(len(days)) for key in merged}
     return {key: np.flatnonzero(np.isin(codes, ks)) for key, ks in merged.items()}
 
