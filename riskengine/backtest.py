@@ -50,7 +50,7 @@ def with_history_aggregates(frame: pd.DataFrame) -> pd.DataFrame:
     importer, exporter, route and permits), where the table does not carry them already."""
     if "history.permit_citations" in frame and frame["history.permit_citations"].notna().any():
         return frame
-    from riskengine.batch._history import history_facts
+    from riskengine.batch import history_facts
 
     lines = frame.copy()
     lines["lodged_at"] = pd.to_datetime(lines["lodged_at"], utc=True)

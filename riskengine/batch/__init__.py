@@ -7,6 +7,7 @@ history aggregates and permit quantities are those of the store snapshot read wh
 """
 from __future__ import annotations
 
+from riskengine.batch._history import history_facts
 from riskengine.batch._io import DECISION_SCHEMA, DecisionWriter, cited_permits, read_chunks
 from riskengine.batch._run import BatchSummary, build_stages, run_batch
 from riskengine.batch._snapshot import StoreSnapshot, empty_snapshot, read_snapshot
@@ -23,6 +24,7 @@ __all__ = [
     "build_stages",
     "cited_permits",
     "empty_snapshot",
+    "history_facts",
     "read_chunks",
     "read_snapshot",
     "run_batch",
