@@ -14,10 +14,16 @@ def peak_rss_mb() -> float:
 
 def trained_model(directory: Path, *, lines: int = 50_000, seed: int = 5) -> Path:
     """A model trained on generated history, saved once under `directory` and reused."""
-    from riskengine.model import train
+    import hashlib
+    import json
+
+    from riskengine.model import RiskModel, train
+    from riskengine.model._artifact import EXPLAIN_MIN_SCORE
     from riskengine.synth import generate_history_frame
 
-    path = directory / f"model-{lines}-{seed}"
+    # a model trained with other defaults (an older checkout) is not reused
+    recipe = json.dumps({**RiskModel().get_params(), "explain_min_score": EXPLAIN_MIN_SCORE}, sort_keys=True)
+    path = directory / f"model-{lines}-{seed}-{hashlib.sha256(recipe.encode()).hexdigest()[:8]}"
     if not (path / "model.joblib").exists():
         train(generate_history_frame(lines, seed=seed), labels="fraud", out_dir=path, progress=False)
     return path
