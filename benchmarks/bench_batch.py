@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import batch_settings, peak_rss_mb, trained_model  # noqa: E402
@@ -46,6 +48,33 @@ def _one(lines: int, workers: int, chunk: int) -> dict:
     return {"lines": summary.lines, "declarations": summary.declarations, "workers": workers, "seconds": round(seconds, 2),
             "lines_per_s": round(summary.lines / seconds), "cpu_s": round(cpu, 2), "peak_rss_mb": round(peak_rss_mb(), 1),
             "rss_before_run_mb": round(baseline, 1), "lanes": summary.lanes}
+
+
+def _model_floor(lines: int) -> dict:
+    """CPU of the model's own predict over `lines` lines, one thread: scikit-learn's isolation forest and
+    booster on the feature matrix, nothing of ours. No batch can score lines faster than this."""
+    import pandas as pd
+    from threadpoolctl import threadpool_limits
+
+    from riskengine.batch._frame import normalise_lines
+    from riskengine.model import load_model
+    from riskengine.model._features import columns_from_frame
+
+    model = load_model(trained_model(CACHE))
+    est = model.estimator
+    frame = normalise_lines(pd.read_parquet(CACHE / f"lines-{lines}.parquet"))
+    cols = columns_from_frame(model._aligned(frame), est.features_.passthrough)
+    matrix = est.features_.transform(cols, est.features_.derive(cols))
+    sub = est._filled(matrix[:, est.anomaly_columns_])
+    best = float("inf")
+    with threadpool_limits(1, user_api="openmp"):
+        for _ in range(3):
+            started = time.process_time()
+            full = np.column_stack([matrix, -est.isolation_.score_samples(sub)])
+            if est.mode_ == "supervised":
+                est.booster_.predict_proba(full)
+            best = min(best, time.process_time() - started)
+    return {"lines": lines, "cpu_s": best, "trees": [est.n_anomaly_trees, getattr(est.booster_, "n_iter_", 0)]}
 
 
 def main() -> None:
@@ -82,6 +111,11 @@ def main() -> None:
         r = json.loads(result.stdout.strip().splitlines()[-1])
         print(f"{r['lines']:>10,} {r['declarations']:>8,} {r['workers']:>7} {r['seconds']:>8} {r['lines_per_s']:>9,} {r['cpu_s']:>7} "
               f"{r['peak_rss_mb']:>12}")
+    floor = _model_floor(sizes[0])
+    per_core = floor["lines"] / floor["cpu_s"]
+    print(f"model predict alone (scikit-learn: {floor['trees'][0]} isolation trees, {floor['trees'][1]} boosted trees; "
+          f"one thread, best of 3): {floor['cpu_s']:.2f} s CPU per {floor['lines']:,} lines = {per_core:,.0f} lines/s "
+          f"per core, {2 * per_core:,.0f} on 2 cores with nothing else done")
     print("goal: >= 100,000 lines/s on 2 cores; peak RSS flat across sizes")
 
 
