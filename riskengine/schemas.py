@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, 
 from riskengine.reference.codes import PURPOSE_CODES, SOURCE_CODES, TERM_CODES, canonical_unit
 
 __all__ = [
+    "COUNTRY_CODES",
     "CitesAttributes",
     "CountryCode",
     "Decision",
@@ -40,6 +41,7 @@ Lane = Literal["red", "yellow", "blue", "green"]
 # use XA-XC for fictional Parties, and XK stands for Kosovo in customs practice.
 _USER_ASSIGNED = {"AA", "ZZ"} | {f"Q{c}" for c in "MNOPQRSTUVWXYZ"} | {f"X{c}" for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
 _ISO2 = frozenset(c.alpha_2 for c in pycountry.countries) | _USER_ASSIGNED
+COUNTRY_CODES = _ISO2  # what `CountryCode` accepts (batch checks columns against it)
 
 
 def _country(value: str) -> str:

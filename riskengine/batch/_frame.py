@@ -15,7 +15,7 @@ import pandas as pd
 
 from riskengine.history import HISTORY_COLUMNS
 from riskengine.reference.codes import PURPOSE_CODES, SOURCE_CODES, TERM_CODES, canonical_unit
-from riskengine.schemas import _ISO2, Declaration
+from riskengine.schemas import COUNTRY_CODES, Declaration
 
 __all__ = ["certain_declarations", "clean_records", "declaration_document", "declaration_view", "normalise_lines",
            "declaration_bounds", "to_declaration"]
@@ -173,7 +173,7 @@ def _optional_text(value: Any) -> bool:
 
 
 def _country_code(value: Any) -> bool:
-    return isinstance(value, str) and value in _ISO2
+    return isinstance(value, str) and value in COUNTRY_CODES
 
 
 def _fixed_unit(value: Any) -> bool:
@@ -193,7 +193,7 @@ def _permit_tokens(value: Any) -> bool:
         return False
     for token in tokens:
         country, _, number = token.partition(":")
-        if country not in _ISO2 or not _stripped(number, 1, 100):
+        if country not in COUNTRY_CODES or not _stripped(number, 1, 100):
             return False
     return True
 
@@ -202,7 +202,7 @@ def _transit_tokens(value: Any) -> bool:
     if not isinstance(value, str):
         return False
     tokens = [c for c in value.split(";") if c]
-    return len(tokens) <= 20 and all(c in _ISO2 for c in tokens)
+    return len(tokens) <= 20 and all(c in COUNTRY_CODES for c in tokens)
 
 
 def _each(col: pd.Series, predicate) -> np.ndarray:

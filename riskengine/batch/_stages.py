@@ -23,7 +23,6 @@ from riskengine.config import Settings
 from riskengine.decision.lanes import ModelOutcome, StageNote, decide
 from riskengine.permits.checks import Finding, LineContext, check_declaration
 from riskengine.rulelang import FIELDS, RuleHit, RuleSet, evaluate_frame, normalise_fact
-from riskengine.rulelang._model import _PLACEHOLDER  # the placeholders render_message fills
 
 from ._frame import (certain_declarations, clean_records, declaration_bounds, declaration_view, normalise_lines,
                      to_declaration)
@@ -303,7 +302,7 @@ def _rule_hits(ruleset: RuleSet, facts: pd.DataFrame, days: np.ndarray, decl: np
         rule = ruleset.rules[rank]
         if rule.message:
             if rank not in placeholders:
-                placeholders[rank] = [n for n in dict.fromkeys(_PLACEHOLDER.findall(rule.message)) if n in FIELDS]
+                placeholders[rank] = [n for n in rule.message_fields if n in FIELDS]
                 for name in placeholders[rank]:
                     if name not in columns:
                         columns[name] = facts[name].to_numpy()

@@ -59,6 +59,11 @@ class Rule:
         """Whether `on` falls within valid_from..valid_to (both inclusive)."""
         return (self.valid_from is None or self.valid_from <= on) and (self.valid_to is None or on <= self.valid_to)
 
+    @property
+    def message_fields(self) -> list[str]:
+        """The fact names the `message:` template fills in, each once, in order of appearance."""
+        return list(dict.fromkeys(_PLACEHOLDER.findall(self.message or "")))
+
     def render_message(self, facts: dict[str, Any]) -> str:
         """The hit message: the `message:` template with {field} filled in, or the title."""
         if not self.message:
