@@ -11,7 +11,7 @@ from riskengine.engine import Engine
 from riskengine.security import ApiKeys, InvalidKey
 from riskengine.store.audit import Actor
 
-__all__ = ["EngineDep", "confirm_key", "require"]
+__all__ = ["EngineDep", "require"]
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -29,10 +29,9 @@ def _unauthorised(message: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, message, headers={"WWW-Authenticate": "Bearer"})
 
 
-async def _identify(request: Request, credentials: HTTPAuthorizationCredentials | None, *, defer: bool) -> Actor:
-    """The caller's actor. A key verified before is known from memory; its revocation check (a database
-    read) runs in the thread pool here, or, with `defer`, in the route's own worker thread through
-    `confirm_key`, which saves a thread hop on the one route every declaration takes."""
+async def _actor(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Actor:
+    """The caller's actor, before anything else of the request is looked at. A key verified before is
+    known from memory (argon2 runs once per key); its revocation is read from the database every time."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise _unauthorised("missing API key: send Authorization: Bearer <key>")
     keys: ApiKeys = request.app.state.api_keys
@@ -40,9 +39,6 @@ async def _identify(request: Request, credentials: HTTPAuthorizationCredentials 
         known = keys.remembered(credentials.credentials)
         if known is None:
             actor = await run_in_threadpool(keys.authenticate, credentials.credentials)  # argon2: once per key
-        elif defer:
-            actor = known.actor
-            request.state.unconfirmed_key = known
         else:
             actor = await run_in_threadpool(keys.confirm, known)
     except InvalidKey as exc:
@@ -54,35 +50,10 @@ async def _identify(request: Request, credentials: HTTPAuthorizationCredentials 
     return actor
 
 
-async def _actor(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Actor:
-    return await _identify(request, credentials, defer=False)
+def require(*roles: str):
+    """A dependency that authenticates the caller and admits only `roles` (admin is always admitted)."""
 
-
-async def _actor_deferred(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Actor:
-    return await _identify(request, credentials, defer=True)
-
-
-def confirm_key(request: Request) -> None:
-    """The deferred revocation check of a route that used `require(..., defer_revocation=True)`: call it in
-    the route's worker thread before acting; a revoked key answers 401 and nothing is done."""
-    known = getattr(request.state, "unconfirmed_key", None)
-    if known is None:
-        return
-    try:
-        request.app.state.api_keys.confirm(known)
-    except InvalidKey as exc:
-        raise _unauthorised(str(exc)) from exc
-    request.state.unconfirmed_key = None
-
-
-def require(*roles: str, defer_revocation: bool = False):
-    """A dependency that authenticates the caller and admits only `roles` (admin is always admitted).
-
-    With `defer_revocation`, a remembered key's revocation check is left to the route, which must call
-    `confirm_key(request)` before it acts (in the thread it runs its work in).
-    """
-
-    async def check(actor: Actor = Depends(_actor_deferred if defer_revocation else _actor)) -> Actor:
+    async def check(actor: Actor = Depends(_actor)) -> Actor:
         if actor.role != "admin" and actor.role not in roles:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {actor.role} may not do this; needs {' or '.join(roles)}")
         return actor
@@ -91,7 +62,6 @@ def require(*roles: str, defer_revocation: bool = False):
 
 
 SingleWindow = require("single_window")
-SingleWindowDeferred = require("single_window", defer_revocation=True)
 Officer = require("officer")
 OfficerOrAnalyst = require("officer", "analyst")
 OfficerOrAuthority = require("officer", "management_authority")

@@ -107,6 +107,9 @@ def test_a_single_window_key_revoked_elsewhere_assesses_nothing_more(env):
     other.dispose()
     refused = call(env, "single_window", "POST", "/v1/assessments", json=DECLARATION | {"declaration_id": "GOV-2"})
     assert refused.status_code == 401 and refused.json()["detail"] == "API key revoked"
+    # authentication comes first: a revoked key learns nothing of the body's validation
+    invalid = call(env, "single_window", "POST", "/v1/assessments", json={"declaration_id": "GOV-3"})
+    assert invalid.status_code == 401
     with env["engine"].database.read() as session:
         assert session.execute(select(func.count()).select_from(DeclarationRow)).scalar_one() == 1
         assert session.execute(select(func.count()).select_from(Assessment)).scalar_one() == 1

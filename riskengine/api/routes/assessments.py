@@ -7,7 +7,7 @@ import anyio
 from anyio.to_thread import run_sync
 from fastapi import APIRouter, Request, Response
 
-from riskengine.api.deps import EngineDep, Officer, OfficerOrAnalyst, SingleWindowDeferred, confirm_key
+from riskengine.api.deps import EngineDep, Officer, OfficerOrAnalyst, SingleWindow
 from riskengine.schemas import Decision, Declaration, Outcome
 
 router = APIRouter(prefix="/v1/assessments", tags=["assessments"])
@@ -32,12 +32,8 @@ def _assessors() -> anyio.CapacityLimiter:
 
 
 @router.post("", response_model=Decision, status_code=201, responses={200: {"model": Decision, "description": "replayed"}})
-async def assess(declaration: Declaration, engine: EngineDep, actor: SingleWindowDeferred, request: Request) -> Response:
-    def work() -> Decision:
-        confirm_key(request)  # the API key's revocation check, in this thread rather than a hop of its own
-        return engine.assess(declaration, actor=actor)
-
-    decision = await run_sync(work, limiter=_assessors())
+async def assess(declaration: Declaration, engine: EngineDep, actor: SingleWindow, request: Request) -> Response:
+    decision = await run_sync(lambda: engine.assess(declaration, actor=actor), limiter=_assessors())
     request.state.decision = decision
     shown = decision.for_single_window() if actor.role == "single_window" else decision
     return _json(shown, 200 if decision.replayed else 201)
