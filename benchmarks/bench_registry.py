@@ -47,6 +47,16 @@ def _settings(directory: Path, url: str | None):
                          reference={"imported_dir": str(directory / "reference")}, decision={"random_salt": "bench"})
 
 
+def _drop_postgres(url: str) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    engine = create_engine(make_url(PG), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+    engine.dispose()
+
+
 def _fresh_postgres() -> str:
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
@@ -169,10 +179,15 @@ def main() -> None:
           f"{'snapshot s':>10} {'snap MB':>8} {'batch lines/s':>13}")
     for n in sizes:
         with tempfile.TemporaryDirectory() as tmp:
-            settings = _settings(Path(tmp), _fresh_postgres() if args.postgres else None)
-            fill_s = fill(settings, n)
-            rate, p50, p99, lanes = online(settings, n)
-            snapshot_s, grown, lines_per_s = batch(settings, n, Path(tmp))
+            url = _fresh_postgres() if args.postgres else None
+            settings = _settings(Path(tmp), url)
+            try:
+                fill_s = fill(settings, n)
+                rate, p50, p99, lanes = online(settings, n)
+                snapshot_s, grown, lines_per_s = batch(settings, n, Path(tmp))
+            finally:
+                if url:
+                    _drop_postgres(url)
             print(f"{n:>10,} {fill_s:>7.1f} | {rate:>13.1f} {p50:>7.2f} {p99:>7.2f} | "
                   f"{snapshot_s:>10.2f} {grown:>8.0f} {lines_per_s:>13,.0f}   lanes {lanes}", flush=True)
 
