@@ -5,14 +5,10 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
+
+from riskengine.cli._common import ConfigOption, console, err, settings_from
 
 __all__ = ["register"]
-
-console = Console()
-err = Console(stderr=True)
-
-ConfigOption = Annotated[Optional[Path], typer.Option("--config", "-c", help="config file (default ./config.yaml)")]
 
 
 def register(app: typer.Typer) -> None:
@@ -33,7 +29,6 @@ def batch(
     Permit quantities and history aggregates are those of the database when the run starts.
     """
     from riskengine.batch import run_batch
-    from riskengine.config import ConfigError, load_settings
 
     if not source.is_file():
         err.print(f"[red]error:[/red] {source}: no such file")
@@ -41,11 +36,7 @@ def batch(
     if dask and workers > 1:
         err.print("[red]error:[/red] give --workers or --dask, not both")
         raise typer.Exit(2)
-    try:
-        settings = load_settings(config)
-    except ConfigError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+    settings = settings_from(config)
     try:
         summary = run_batch(source, out, settings=settings, workers=workers, dask=dask, chunk_lines=chunk_lines)
     except ValueError as exc:

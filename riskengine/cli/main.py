@@ -1,7 +1,6 @@
 """The `riskengine` command line."""
 from __future__ import annotations
 
-import contextlib
 import getpass
 import json
 import os
@@ -10,11 +9,11 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
+from riskengine.cli._common import ConfigOption, console, database_of, err, settings_from
 from riskengine.cli.batch_cmd import register as register_batch_command
 from riskengine.cli.report_cmds import register as register_report_commands
-from riskengine.config import ConfigError, Settings, load_settings
+from riskengine.config import Settings
 from riskengine.store.audit import Actor
 
 app = typer.Typer(help="riskengine: customs risk management for CITES controls.", no_args_is_help=True, pretty_exceptions_enable=False)
@@ -32,32 +31,6 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(report_app, name="report")
 register_report_commands(report_app)
 register_batch_command(app)
-
-console = Console()
-err = Console(stderr=True)
-
-ConfigOption = Annotated[Optional[Path], typer.Option("--config", "-c", help="config file (default ./config.yaml)")]
-
-
-def settings_from(config: Path | None) -> Settings:
-    try:
-        return load_settings(config)
-    except ConfigError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
-
-
-@contextlib.contextmanager
-def database_of(settings: Settings):
-    """The configured database for one command, disposed of when the command ends."""
-    from riskengine.store.db import Database
-
-    database = Database(settings.database.url)
-    try:
-        yield database
-    finally:
-        database.dispose()
-
 
 def cli_actor() -> Actor:
     return Actor(f"cli:{getpass.getuser()}", "admin")

@@ -5,15 +5,11 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from riskengine.cli._common import ConfigOption, console, err, settings_from
+
 __all__ = ["register"]
-
-console = Console()
-err = Console(stderr=True)
-
-ConfigOption = Annotated[Optional[Path], typer.Option("--config", "-c", help="config file (default ./config.yaml)")]
 
 
 def register(report_app: typer.Typer) -> None:
@@ -91,7 +87,6 @@ def _party_of(database, year: int | None) -> str | None:
 
 
 def _store(config: Path | None):
-    from riskengine.cli.main import settings_from
     from riskengine.setup import load_reference
     from riskengine.store.db import Database
 
