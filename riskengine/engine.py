@@ -35,7 +35,7 @@ from riskengine.store.history import aggregates, line_rows, permit_ref_rows
 from riskengine.store.permits import (
     RegisteredLine,
     RegisteredPermit,
-    load_registered,
+    load_cited,
     reserve,
     settle_reservations,
     use_reserved,
@@ -203,16 +203,7 @@ class Engine:
             # A savepoint, so a failed registry read leaves the rest of the snapshot usable on PostgreSQL.
             # SQLite keeps a transaction usable after a failed statement: no SAVEPOINT and RELEASE there.
             with contextlib.nullcontext() if self.database.is_sqlite else session.begin_nested():
-                registry = load_registered(session, keys)
-                origins = {
-                    (line.country_of_origin, line.origin_permit)
-                    for permit in registry.values()
-                    if permit.type == "re-export"
-                    for line in permit.lines
-                    if line.origin_permit and line.country_of_origin
-                }
-                registry.update(load_registered(session, origins - set(registry)))
-            return registry
+                return load_cited(session, keys)
         except StoreUnavailable:
             raise
         except Exception:  # the registry, not the database, failed: never release on that

@@ -33,7 +33,7 @@ def test_failed_registry_query_is_a_finding_not_a_crash(database_url, tmp_path, 
     def broken_registry(session, keys):
         session.execute(text("SELECT * FROM permit_registry_that_is_gone"))
 
-    monkeypatch.setattr(engine_module, "load_registered", broken_registry)
+    monkeypatch.setattr(engine_module, "load_cited", broken_registry)
     try:
         decision = engine.assess(Declaration.model_validate(DECLARATION), actor=Actor("sw", "single_window"))
     finally:

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from riskengine.permits.checks import taxon_covers
 from riskengine.store.db import Database
-from riskengine.store.permits import RegisteredLine, RegisteredPermit, load_registered
+from riskengine.store.permits import KEYS_PER_QUERY, RegisteredLine, RegisteredPermit, load_cited, registered_permit
 from riskengine.store.tables import DeclarationLineRow, EngineState, PermitLineRow, PermitRow
 
 __all__ = ["HISTORY_BASE_COLUMNS", "StoreSnapshot", "empty_snapshot", "quota_usage_in", "read_snapshot"]
@@ -65,14 +65,16 @@ def quota_usage_in(snapshot: StoreSnapshot, quota, country: str, year: int, *, r
     return total
 
 
+# RegisteredLine's fields, in order
+_LINE_COLUMNS = (PermitLineRow.id, PermitLineRow.line, PermitLineRow.taxon, PermitLineRow.appendix, PermitLineRow.term,
+                 PermitLineRow.purpose, PermitLineRow.source, PermitLineRow.quantity, PermitLineRow.unit,
+                 PermitLineRow.country_of_origin, PermitLineRow.origin_permit, PermitLineRow.quantity_reserved,
+                 PermitLineRow.quantity_used)
+
+
 def _registry(session) -> dict[tuple[str, str], RegisteredPermit]:
     lines: dict[int, list[RegisteredLine]] = {}
-    line_rows = session.execute(
-        select(PermitLineRow.permit_id, PermitLineRow.id, PermitLineRow.line, PermitLineRow.taxon, PermitLineRow.appendix,
-               PermitLineRow.term, PermitLineRow.purpose, PermitLineRow.source, PermitLineRow.quantity, PermitLineRow.unit,
-               PermitLineRow.country_of_origin, PermitLineRow.origin_permit, PermitLineRow.quantity_reserved,
-               PermitLineRow.quantity_used).order_by(PermitLineRow.permit_id, PermitLineRow.line)
-    )
+    line_rows = session.execute(select(PermitLineRow.permit_id, *_LINE_COLUMNS).order_by(PermitLineRow.permit_id, PermitLineRow.line))
     for permit_id, *values in line_rows:
         lines.setdefault(permit_id, []).append(RegisteredLine(*values))
     registry = {}
@@ -81,34 +83,9 @@ def _registry(session) -> dict[tuple[str, str], RegisteredPermit]:
                PermitRow.valid_until, PermitRow.status, PermitRow.document).order_by(PermitRow.id)
     )
     for pk, number, country, kind, issued_on, valid_until, status, document in permits:
-        exporter = document.get("exporter") or {}
-        importer = document.get("importer") or {}
-        registry[(country, number)] = RegisteredPermit(
+        registry[(country, number)] = registered_permit(
             number=number, issuing_country=country, type=kind, issued_on=issued_on, valid_until=valid_until,
-            status=status, exporter_name=exporter.get("name"), exporter_country=exporter.get("country"),
-            importer_name=importer.get("name"), importer_country=importer.get("country"),
-            lines=tuple(lines.get(pk, ())),
-        )
-    return registry
-
-
-KEYS_PER_QUERY = 1_000
-
-
-def _cited_registry(session, cited: set[tuple[str, str]]) -> dict[tuple[str, str], RegisteredPermit]:
-    """The cited permits that exist, and the origin permits their re-export lines name (as `Engine` reads)."""
-    registry: dict[tuple[str, str], RegisteredPermit] = {}
-
-    def load(keys: set[tuple[str, str]]) -> None:
-        ordered = sorted(keys)
-        for lo in range(0, len(ordered), KEYS_PER_QUERY):
-            registry.update(load_registered(session, ordered[lo:lo + KEYS_PER_QUERY]))
-
-    load(cited)
-    origins = {(line.country_of_origin, line.origin_permit) for key in cited if key in registry
-               for permit in [registry[key]] if permit.type == "re-export"
-               for line in permit.lines if line.origin_permit and line.country_of_origin}
-    load(origins - set(registry))
+            status=status, document=document, lines=lines.get(pk, ()))
     return registry
 
 
@@ -131,10 +108,7 @@ def _quota_export_lines(session, reference) -> dict[tuple[str, int], list[Regist
     exports: dict[tuple[str, int], list[RegisteredLine]] = {}
     for lo in range(0, len(covered), KEYS_PER_QUERY):
         rows = session.execute(
-            select(PermitRow.issuing_country, PermitRow.issued_on, PermitLineRow.id, PermitLineRow.line, PermitLineRow.taxon,
-                   PermitLineRow.appendix, PermitLineRow.term, PermitLineRow.purpose, PermitLineRow.source,
-                   PermitLineRow.quantity, PermitLineRow.unit, PermitLineRow.country_of_origin, PermitLineRow.origin_permit,
-                   PermitLineRow.quantity_reserved, PermitLineRow.quantity_used)
+            select(PermitRow.issuing_country, PermitRow.issued_on, *_LINE_COLUMNS)
             .join(PermitRow, PermitRow.id == PermitLineRow.permit_id)
             .where(*kind, PermitLineRow.taxon.in_(covered[lo:lo + KEYS_PER_QUERY]))
             .order_by(PermitRow.id, PermitLineRow.line))
@@ -171,7 +145,7 @@ def read_snapshot(database: Database, *, salt: str | None = None, cited: set[tup
             return StoreSnapshot(registry=_registry(session), history=_history(session), salt=salt)
         if reference is None:
             raise ValueError("a snapshot of cited permits needs the reference data (its quotas)")
-        return StoreSnapshot(registry=_cited_registry(session, set(cited)), history=_history(session), salt=salt,
+        return StoreSnapshot(registry=load_cited(session, cited), history=_history(session), salt=salt,
                              _exports=_quota_export_lines(session, reference))
 
 

@@ -24,7 +24,9 @@ __all__ = [
     "change_status",
     "derive_valid_until",
     "get_permit_document",
+    "load_cited",
     "load_registered",
+    "registered_permit",
     "put_permit",
     "reserve",
     "settle_reservations",
@@ -218,57 +220,72 @@ _REGISTERED = (
 )
 
 
+KEYS_PER_QUERY = 1_000  # keys per statement: bounds the IN lists of a batch's thousands of cited permits
+
+
+def registered_permit(*, number: str, issuing_country: str, type: str, issued_on, valid_until, status: str,
+                      document: dict, lines) -> RegisteredPermit:
+    """A registry row and its lines as the permit checks read them (the parties from the stored document)."""
+    exporter = document.get("exporter") or {}
+    importer = document.get("importer") or {}
+    return RegisteredPermit(number=number, issuing_country=issuing_country, type=type, issued_on=issued_on,
+                            valid_until=valid_until, status=status, exporter_name=exporter.get("name"),
+                            exporter_country=exporter.get("country"), importer_name=importer.get("name"),
+                            importer_country=importer.get("country"), lines=tuple(lines))
+
+
 def load_registered(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], RegisteredPermit]:
     """The registered permits among `keys` (issuing country, number); absent keys are simply missing."""
     keys = set(keys)
-    if not keys:
-        return {}
-    rows = session.connection().execute(
-        _REGISTERED, {"countries": sorted({country for country, _ in keys}), "numbers": sorted({number for _, number in keys})}
-    )
+    ordered = sorted(keys)
     heads: dict[tuple[str, str], object] = {}
     lines: dict[tuple[str, str], list[RegisteredLine]] = {}
-    for row in rows:
-        key = (row.issuing_country, row.number)
-        if key not in keys:
-            continue
-        if key not in heads:
-            heads[key] = row
-            lines[key] = []
-        if row.line_id is not None:
-            lines[key].append(RegisteredLine(
-                id=row.line_id,
-                line=row.line,
-                taxon=row.taxon,
-                appendix=row.appendix,
-                term=row.term,
-                purpose=row.purpose,
-                source=row.source,
-                quantity=row.quantity,
-                unit=row.unit,
-                country_of_origin=row.country_of_origin,
-                origin_permit=row.origin_permit,
-                reserved=row.quantity_reserved,
-                used=row.quantity_used,
-            ))
-    found = {}
-    for key, row in heads.items():
-        exporter = row.document.get("exporter") or {}
-        importer = row.document.get("importer") or {}
-        found[key] = RegisteredPermit(
-            number=row.number,
-            issuing_country=row.issuing_country,
-            type=row.type,
-            issued_on=row.issued_on,
-            valid_until=row.valid_until,
-            status=row.status,
-            exporter_name=exporter.get("name"),
-            exporter_country=exporter.get("country"),
-            importer_name=importer.get("name"),
-            importer_country=importer.get("country"),
-            lines=tuple(lines[key]),
+    for lo in range(0, len(ordered), KEYS_PER_QUERY):
+        part = ordered[lo:lo + KEYS_PER_QUERY]
+        rows = session.connection().execute(
+            _REGISTERED, {"countries": sorted({country for country, _ in part}), "numbers": sorted({number for _, number in part})}
         )
-    return found
+        for row in rows:
+            key = (row.issuing_country, row.number)
+            if key not in keys:
+                continue
+            if key not in heads:
+                heads[key] = row
+                lines[key] = []
+            if row.line_id is not None:
+                lines[key].append(RegisteredLine(
+                    id=row.line_id,
+                    line=row.line,
+                    taxon=row.taxon,
+                    appendix=row.appendix,
+                    term=row.term,
+                    purpose=row.purpose,
+                    source=row.source,
+                    quantity=row.quantity,
+                    unit=row.unit,
+                    country_of_origin=row.country_of_origin,
+                    origin_permit=row.origin_permit,
+                    reserved=row.quantity_reserved,
+                    used=row.quantity_used,
+                ))
+    return {key: registered_permit(number=row.number, issuing_country=row.issuing_country, type=row.type,
+                                   issued_on=row.issued_on, valid_until=row.valid_until, status=row.status,
+                                   document=row.document, lines=lines[key])
+            for key, row in heads.items()}
+
+
+def load_cited(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], RegisteredPermit]:
+    """The cited permits that exist, and the origin permits their re-export certificates name (one level)."""
+    registry = load_registered(session, keys)
+    origins = {
+        (line.country_of_origin, line.origin_permit)
+        for permit in registry.values()
+        if permit.type == "re-export"
+        for line in permit.lines
+        if line.origin_permit and line.country_of_origin
+    }
+    registry.update(load_registered(session, origins - set(registry)))
+    return registry
 
 
 _RESERVE = (

@@ -177,7 +177,7 @@ def test_registry_failure_never_releases_a_cites_declaration(env, monkeypatch):
     def unreadable(*args, **kwargs):
         raise ConnectionError("permit registry offline")
 
-    monkeypatch.setattr(engine_module, "load_registered", unreadable)
+    monkeypatch.setattr(engine_module, "load_cited", unreadable)
     decision = call(env, "single_window", "POST", "/v1/assessments", json=DECLARATION).json()
     assert decision["decision"] == "inspect"
     assert any(r.get("code") == "PERMIT_REGISTRY_UNAVAILABLE" and r["lane"] == "yellow" for r in decision["reasons"])

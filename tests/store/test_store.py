@@ -78,6 +78,21 @@ def test_status_change_is_visible_to_the_next_read(database):
     assert registered[("CM", "CM/EX/2026/00123")].status == "stolen"
 
 
+def test_many_keys_are_read_in_bounded_statements_with_the_same_answer(database, monkeypatch):
+    import riskengine.store.permits as permits_module
+
+    numbers = [f"CM/EX/2026/{i:05d}" for i in range(7)]
+    with database.session() as session:
+        for number in numbers:
+            put_permit(session, permit(number=number), actor=ACTOR)
+    keys = [("CM", n) for n in numbers] + [("CM", "absent"), ("GA", numbers[0])]
+    with database.session() as session:
+        whole = load_registered(session, keys)
+        monkeypatch.setattr(permits_module, "KEYS_PER_QUERY", 2)
+        parts = load_registered(session, keys)
+    assert set(whole) == {("CM", n) for n in numbers} and parts == whole
+
+
 def test_unknown_permit_raises_not_found(database):
     with database.session() as session, pytest.raises(PermitNotFound):
         get_permit_document(session, "CM", "nope")
