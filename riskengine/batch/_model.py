@@ -60,10 +60,11 @@ def _scores(est, full: np.ndarray) -> np.ndarray:
     return out
 
 
-def _probe_scores(est, probe: np.ndarray) -> np.ndarray:
+def _probe_anomaly(est, probe: np.ndarray) -> np.ndarray:
+    """An unsupervised model's score of probe rows (a supervised model's probes go through `_gains`)."""
     out = np.empty(probe.shape[0])
     for part in _blocks(probe.shape[0]):
-        out[part] = _booster(est, probe[part]) if est.mode_ == "supervised" else _anomaly(est, probe[part, :-1])
+        out[part] = _anomaly(est, probe[part, :-1])
     return out
 
 
@@ -121,7 +122,7 @@ def _explain(model, derived, full: np.ndarray, rows: np.ndarray, scores: np.ndar
             sel = which == j
             if sel.any():
                 rows_[np.ix_(np.flatnonzero(sel), groups[g])] = reference[groups[g]]
-        gain = scores[who] - _probe_scores(est, rows_)
+        gain = scores[who] - _probe_anomaly(est, rows_)
     bounds = np.searchsorted(who, np.arange(len(rows) + 1))
     index = {n: k for k, n in enumerate(est.feature_names_)}
     out: list[tuple[str, ...]] = []
