@@ -99,28 +99,18 @@ class ApiKeys:
             raise StoreUnavailable(f"database unavailable: {getattr(exc, 'orig', exc)}") from exc
         return row is not None and row[0] is None
 
-    def remembered(self, presented: str) -> _Verified | None:
-        """The key if it was verified before (in memory, no database read), else None; InvalidKey if malformed.
-
-        A remembered key must still pass `confirm` before the request acts: that is the revocation check.
-        """
+    def authenticate(self, presented: str) -> Actor:
+        """The key's actor. A key verified before is known from memory (argon2 runs once per key);
+        its revocation is read from the database every time, so a revocation takes effect at once."""
         parts = presented.split("_")
         if len(parts) < 3 or parts[0] != "rk":
             raise InvalidKey("malformed API key")
-        return self._verified.get(hashlib.sha256(presented.encode()).digest())
-
-    def confirm(self, known: _Verified) -> Actor:
-        """The remembered key's actor, if the key is not revoked now (one read of the database)."""
-        if not self._still_valid(known.key_id):
-            raise InvalidKey("API key revoked")
-        return known.actor
-
-    def authenticate(self, presented: str) -> Actor:
-        known = self.remembered(presented)
-        if known is not None:
-            return self.confirm(known)
-        parts = presented.split("_")
         digest = hashlib.sha256(presented.encode()).digest()
+        known = self._verified.get(digest)
+        if known is not None:
+            if not self._still_valid(known.key_id):
+                raise InvalidKey("API key revoked")
+            return known.actor
         with self.database.read() as session:
             rows = session.execute(select(ApiKey).where(ApiKey.prefix == parts[1])).scalars().all()
             for row in rows:

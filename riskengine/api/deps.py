@@ -30,17 +30,12 @@ def _unauthorised(message: str) -> HTTPException:
 
 
 async def _actor(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Actor:
-    """The caller's actor, before anything else of the request is looked at. A key verified before is
-    known from memory (argon2 runs once per key); its revocation is read from the database every time."""
+    """The caller's actor (`ApiKeys.authenticate`), before anything else of the request is looked at."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise _unauthorised("missing API key: send Authorization: Bearer <key>")
     keys: ApiKeys = request.app.state.api_keys
     try:
-        known = keys.remembered(credentials.credentials)
-        if known is None:
-            actor = await run_in_threadpool(keys.authenticate, credentials.credentials)  # argon2: once per key
-        else:
-            actor = await run_in_threadpool(keys.confirm, known)
+        actor = await run_in_threadpool(keys.authenticate, credentials.credentials)
     except InvalidKey as exc:
         raise _unauthorised(str(exc)) from exc
     limiter = request.app.state.rate_limiter
