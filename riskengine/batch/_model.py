@@ -1,6 +1,6 @@
 """The model stage over many declarations: line scores, each declaration's worst line, its explanation.
 
-Scores come from scikit-learn's compiled predict over whole chunks. The online path walks the same
+Scores come from scikit-learn's compiled tree walks over whole chunks (`riskengine.model._trees`). The online path walks the same
 trees in numpy (faster for a handful of rows); the two agree to about 1e-15, far below the rounding
 of a decision's score (2 decimals) and of the model's score in its reasons (4 decimals). Explanations
 probe the worst line of every declaration in one stacked matrix instead of one predict per
@@ -16,6 +16,7 @@ import pandas as pd
 from riskengine.model._explain import _phrase
 from riskengine.model._features import columns_from_frame
 from riskengine.model._gains import booster_leaves
+from riskengine.model._trees import forest_scorer
 
 __all__ = ["ModelResult", "score_declarations"]
 
@@ -36,13 +37,13 @@ def _blocks(n: int):
 
 
 def _anomaly(est, matrix: np.ndarray) -> np.ndarray:
-    """`RiskModel._anomaly` through scikit-learn whatever the row count."""
+    """`RiskModel._anomaly` through scikit-learn's tree walks whatever the row count."""
     sub = matrix[:, est.anomaly_columns_] if est.anomaly_columns_.size else np.zeros((matrix.shape[0], 1))
-    return -est.isolation_.score_samples(est._filled(sub))
+    return forest_scorer(est).anomaly(est._filled(sub))
 
 
 def _booster(est, full: np.ndarray) -> np.ndarray:
-    return est.booster_.predict_proba(full)[:, 1]
+    return forest_scorer(est).booster_probability(full)
 
 
 def _full_matrix(est, cols: dict[str, np.ndarray], derived: dict[str, np.ndarray]) -> np.ndarray:
