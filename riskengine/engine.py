@@ -119,6 +119,7 @@ class Engine:
         from riskengine.reference import Reference
 
         database = database or Database(settings.database.url, echo=settings.database.echo)
+        database.refresh_statistics()
         data_dir = settings.resolve(settings.reference.data_dir) if settings.reference.data_dir else None
         imported = settings.resolve(settings.reference.imported_dir)
         reference = Reference.load(data_dir, imported if imported.exists() else None)

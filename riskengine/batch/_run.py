@@ -58,6 +58,7 @@ def build_stages(settings: Settings, snapshot: StoreSnapshot | None = None, *,
     if snapshot is None:
         database = Database(settings.database.url)
         try:
+            database.refresh_statistics()
             snapshot = read_snapshot(database, salt=settings.decision.random_salt or None, cited=cited,
                                      reference=reference)
         finally:

@@ -33,4 +33,6 @@ def import_permits(engine, path: Path, *, actor: Actor, progress=None) -> dict[s
                                   import_months=settings.import_validity_months)
             if progress is not None:
                 progress()
+    # a bulk load leaves PostgreSQL's planner statistics stale; the next assessments would pay for it
+    engine.database.refresh_statistics()
     return {"imported": len(permits), "created": created, "replaced": len(permits) - created}
