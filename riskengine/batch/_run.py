@@ -105,7 +105,8 @@ def run_batch(source: Path, out: Path, *, settings: Settings, workers: int = 1, 
         counts["declarations"] += len(result)
         counts["lines"] += n_lines
         counts["errors"] += int(result["error"].notna().sum())
-        lanes.update(result["lane"].dropna())
+        # counted by pandas: iterating an Arrow-backed column value by value cost 60 ms per 50,000 lines
+        lanes.update(result["lane"].value_counts().to_dict())
 
     chunks = read_chunks(source, chunk_lines=chunk_lines)
     with DecisionWriter(out) as writer:
