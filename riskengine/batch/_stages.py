@@ -21,15 +21,15 @@ import pandas as pd
 
 from riskengine.config import Settings
 from riskengine.decision.lanes import ModelOutcome, StageNote, decide
-from riskengine.permits.checks import Finding, LineContext, check_declaration
+from riskengine.permits.checks import LineContext
 from riskengine.rulelang import FIELDS, RuleHit, RuleSet, evaluate_frame, normalise_fact
 
-from ._frame import (certain_declarations, clean_records, declaration_bounds, declaration_view, normalise_lines,
-                     to_declaration)
+from ._frame import declaration_bounds, normalise_lines
 from ._history import history_facts
 from ._lanes import fast_decisions
 from ._model import score_declarations
-from ._snapshot import StoreSnapshot, quota_usage_in
+from ._permits import permit_findings
+from ._snapshot import StoreSnapshot
 
 __all__ = ["DECISION_COLUMNS", "Stages", "assess_lines"]
 
@@ -77,46 +77,6 @@ class _Screen:
             sensitive, presumed = self.hs(item.hs_code)
             out.append(LineContext(item=item, taxon=info, appendix=appendix, hs_sensitive=sensitive, hs_presumed=presumed))
         return out
-
-
-class _ChunkReference:
-    """The reference data as the permit checks of one chunk see it: code, suspension and quota answers
-    remembered per distinct question (the reference does not change while a chunk is checked)."""
-
-    def __init__(self, reference) -> None:
-        self._reference = reference
-        self.convert, self.lookup = reference.convert, reference.lookup
-        self._answers: dict[tuple, Any] = {}
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._reference, name)
-
-    def is_valid_code(self, kind: str, code: str | None) -> bool:
-        key = ("code", kind, code)
-        if key not in self._answers:
-            self._answers[key] = self._reference.is_valid_code(kind, code)
-        return self._answers[key]
-
-    def term_unit_allowed(self, term: str, unit: str | None) -> bool:
-        key = ("term-unit", term, unit)
-        if key not in self._answers:
-            self._answers[key] = self._reference.term_unit_allowed(term, unit)
-        return self._answers[key]
-
-    def suspensions(self, taxon, country: str, *, source=None, purpose=None, on=None) -> list:
-        key = ("suspensions", id(taxon), country, source, purpose, on)
-        pinned = self._answers.get(key)
-        if pinned is None or pinned[0] is not taxon:  # the taxon is kept with its answer, so its id stays its own
-            pinned = self._answers[key] = (taxon, self._reference.suspensions(taxon, country, source=source,
-                                                                             purpose=purpose, on=on))
-        return list(pinned[1])
-
-    def quotas(self, taxon, country: str, year: int, term=None, source=None) -> list:
-        key = ("quotas", id(taxon), country, year, term, source)
-        pinned = self._answers.get(key)
-        if pinned is None or pinned[0] is not taxon:
-            pinned = self._answers[key] = (taxon, self._reference.quotas(taxon, country, year, term=term, source=source))
-        return list(pinned[1])
 
 
 def _col(values) -> pd.Series:
@@ -323,50 +283,6 @@ def _rule_hits(ruleset: RuleSet, facts: pd.DataFrame, days: np.ndarray, decl: np
     return out
 
 
-def _permit_findings(stages: Stages, screen: _Screen, lines: pd.DataFrame, starts: np.ndarray,
-                     relevant_decl: np.ndarray) -> tuple[dict[int, list[Finding]], dict[int, list[StageNote]], dict[int, str]]:
-    """Findings of the CITES-relevant declarations, checked against the registry snapshot."""
-    snapshot, reference = stages.snapshot, stages.reference
-    checked = _ChunkReference(reference)
-    quota_cache: dict[tuple, float] = {}
-
-    def quota_used(quota, country, year):
-        key = (id(quota), country, year)
-        if key not in quota_cache:
-            quota_cache[key] = quota_usage_in(snapshot, quota, country, year, reference=reference)
-        return quota_cache[key]
-
-    findings: dict[int, list[Finding]] = {}
-    notes: dict[int, list[StageNote]] = {}
-    errors: dict[int, str] = {}
-    ends = np.append(starts[1:], len(lines))
-    member = np.zeros(len(starts), dtype=bool)
-    member[relevant_decl] = True
-    records = lines.iloc[np.flatnonzero(np.repeat(member, ends - starts))]  # their lines, in order
-    rows = clean_records(records)
-    sizes = ends[relevant_decl] - starts[relevant_decl]
-    certain = certain_declarations(records, np.cumsum(sizes) - sizes).tolist()
-    offset = 0
-    for d, size, sure in zip(relevant_decl.tolist(), sizes.tolist(), certain):
-        chunk, offset = rows[offset: offset + size], offset + size
-        try:
-            declaration = declaration_view(chunk) if sure else to_declaration(chunk, clean=True)
-        except Exception as exc:  # pydantic.ValidationError: online this is a 422
-            problems = exc.errors() if hasattr(exc, "errors") else [{"loc": (), "msg": str(exc)}]
-            errors[d] = "invalid declaration: " + "; ".join(
-                f"{'.'.join(map(str, p['loc']))}: {p['msg']}" for p in problems)[:500]
-            continue
-        contexts = screen.contexts(declaration)
-        try:
-            result = check_declaration(declaration, contexts, snapshot.registry, reference=checked, quota_used=quota_used,
-                                       tolerance=stages.settings.permits.quantity_tolerance)
-            findings[d] = result.findings
-        except Exception as exc:
-            log.exception("permit checks failed")
-            notes[d] = [StageNote("PERMIT_CHECKS_FAILED", f"permit checks failed ({type(exc).__name__}); not released", "yellow")]
-    return findings, notes, errors
-
-
 def assess_lines(stages: Stages, frame: pd.DataFrame) -> pd.DataFrame:
     """Decisions (DECISION_COLUMNS) for a frame of lines whose declarations are complete and adjacent."""
     # A chunk allocates hundreds of thousands of small acyclic objects; the cyclic collector would
@@ -392,7 +308,7 @@ def _assess_lines(stages: Stages, frame: pd.DataFrame) -> pd.DataFrame:
     screen = _screen_cache(stages)
     screened = _screen_columns(screen, lines)
     relevant_decl = np.unique(decl[screened["relevant"]])
-    findings, notes, errors = _permit_findings(stages, screen, lines, starts, relevant_decl)
+    findings, notes, errors = permit_findings(stages, screen, lines, starts, relevant_decl)
 
     model_notes: list[StageNote] = []
     scores = features = None

@@ -23,6 +23,8 @@ __all__ = [
     "PermitCheckResult",
     "QuantityClaim",
     "check_declaration",
+    "check_line",
+    "unknown_permit",
     "same_party",
     "taxon_covers",
 ]
@@ -127,10 +129,7 @@ def check_declaration(
                 Finding("PERMIT_REGISTRY_UNAVAILABLE", ctx.item.line, None, "the permit registry could not be read; permits not verified")
             )
             continue
-        result.findings += check_codes(ctx, reference)
-        result.findings += check_presence(ctx)
-        result.findings += check_appendix_i_commercial(ctx)
-        result.findings += check_source_for_kingdom(ctx)
+        result.findings += check_line(ctx, reference)
         result.findings += check_suspensions(declaration, ctx, reference, on)
         if quota_used is not None:
             result.findings += check_quotas(declaration, ctx, reference, on, quota_used)
@@ -138,9 +137,7 @@ def check_declaration(
         for ref in ctx.item.permits:
             permit = registry.get((ref.issuing_country, ref.number))
             if permit is None:
-                result.findings.append(
-                    Finding("PERMIT_UNKNOWN", ctx.item.line, ref.number, f"no permit {ref.number} issued by {ref.issuing_country} is registered")
-                )
+                result.findings.append(unknown_permit(ctx.item.line, ref))
                 continue
             cited_types.add(permit.type)
             findings, claim = check_permit(declaration, ctx, permit, reference=reference, on=on, tolerance=tolerance)
@@ -152,6 +149,17 @@ def check_declaration(
         result.findings += check_document_types(declaration, ctx, cited_types)
         result.findings += check_import_permit(declaration, ctx, cited_types)
     return result
+
+
+def check_line(ctx: LineContext, reference) -> list[Finding]:
+    """The findings of a CITES-relevant line that read only its codes, unit, taxon, appendix and HS code
+    and whether it cites a permit (batch checks them once per distinct such line)."""
+    return check_codes(ctx, reference) + check_presence(ctx) + check_appendix_i_commercial(ctx) + check_source_for_kingdom(ctx)
+
+
+def unknown_permit(line: int, ref) -> Finding:
+    """The finding of a cited permit that is not in the registry."""
+    return Finding("PERMIT_UNKNOWN", line, ref.number, f"no permit {ref.number} issued by {ref.issuing_country} is registered")
 
 
 def check_document_types(declaration: Declaration, ctx: LineContext, cited_types: set[str]) -> list[Finding]:
