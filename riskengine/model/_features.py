@@ -98,14 +98,22 @@ def _epoch_ns(value: Any) -> float:
     return float(stamp.value)
 
 
+def _frame_keys(column: pd.Series) -> np.ndarray:
+    """A key column as stripped text, NA_KEY where missing or blank."""
+    # a column repeats a few thousand values: clean each distinct value once, then spread them out
+    codes, uniques = pd.factorize(column.astype("string"))
+    s = pd.Series(uniques).str.strip()
+    keys = np.append(s.mask(s == "").fillna(NA_KEY).to_numpy(dtype=object), NA_KEY)  # code -1 (NA) is the last
+    return keys[codes]
+
+
 def columns_from_frame(frame: pd.DataFrame, passthrough: Iterable[str] = ()) -> dict[str, np.ndarray]:
     """The raw columns the features need, from a history frame (absent columns are NA)."""
     n = len(frame)
     cols: dict[str, np.ndarray] = {}
     for name in _KEY_SOURCES:
         if name in frame.columns:
-            s = frame[name].astype("string").str.strip()
-            cols[name] = s.mask(s == "").fillna(NA_KEY).to_numpy(dtype=object)
+            cols[name] = _frame_keys(frame[name])
         else:
             cols[name] = np.full(n, NA_KEY, dtype=object)
     for name in (*_NUMBER_SOURCES, *passthrough):
@@ -211,6 +219,18 @@ _FACTORIZE_FROM = 1_000
 
 def _codes(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     return pd.factorize(keys) if keys.size >= _FACTORIZE_FROM else None
+
+
+class _KeyCodes(dict):
+    """Key column name -> its `_codes`, each factorised once per transform however many look-ups use it."""
+
+    def __init__(self, d: dict[str, np.ndarray]) -> None:
+        super().__init__()
+        self.d = d
+
+    def __missing__(self, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+        codes = self[name] = _codes(self.d[name])
+        return codes
 
 
 def _lookup(table: dict[str, float], keys: np.ndarray, default: float,
@@ -326,20 +346,22 @@ class FeatureSpace:
                 stats = stats[stats["count"] >= self.min_group]
                 self.medians[f"{base}@{group}"] = stats["median"].astype(float).to_dict()
 
-    def median_for(self, base: str, group: str, d: dict[str, np.ndarray]) -> np.ndarray:
+    def median_for(self, base: str, group: str, d: dict[str, np.ndarray], codes: _KeyCodes | None = None) -> np.ndarray:
         """The training median of ``base`` for each row's group, falling back to coarser groups."""
         chain = {"origin_hs6": ["origin_hs6", "hs6", "hs4", "hs2"], "hs6": ["hs6", "hs4", "hs2"]}[group]
+        codes = codes if codes is not None else _KeyCodes(d)
         out = np.full(d["hs6"].size, self.global_medians[base])
         for g in reversed(chain):
             keys = d[f"key:{g}"]
-            found = _lookup(self.medians[f"{base}@{g}"], keys, math.nan)
+            found = _lookup(self.medians[f"{base}@{g}"], keys, math.nan, codes[f"key:{g}"])
             out = np.where(np.isnan(found), out, found)
         return out
 
-    def _numbers(self, d: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def _numbers(self, d: dict[str, np.ndarray], codes: _KeyCodes | None = None) -> dict[str, np.ndarray]:
+        codes = codes if codes is not None else _KeyCodes(d)
         out = {name: d[name] for name in _BASE_NUMBERS}
         for name, (base, group) in _RATIOS.items():
-            out[name] = d[base] - self.median_for(base, group, d)
+            out[name] = d[base] - self.median_for(base, group, d, codes)
         for name in self.passthrough:
             out[f"x:{name}"] = d[name]
         return out
@@ -351,14 +373,14 @@ class FeatureSpace:
     def transform(self, cols: dict[str, np.ndarray], derived: dict[str, np.ndarray] | None = None) -> np.ndarray:
         """Feature matrix of new rows, from the full training statistics (no label of theirs is used)."""
         d = derived if derived is not None else _derive(cols)
-        numbers = self._numbers(d)
+        codes = _KeyCodes(d)
+        numbers = self._numbers(d, codes)
         parts = [numbers[name] for name in self.numbers]
         for cat in self.categories:
             keys = d[f"key:{cat}"]
-            codes = _codes(keys)
-            parts.append(_lookup(self.counts[cat], keys, 0.0, codes))
+            parts.append(_lookup(self.counts[cat], keys, 0.0, codes[f"key:{cat}"]))
             if self.supervised:
-                parts.append(_lookup(self.rates[cat], keys, self.prior, codes))
+                parts.append(_lookup(self.rates[cat], keys, self.prior, codes[f"key:{cat}"]))
         n = d["hs6"].size
         return np.column_stack(parts) if parts else np.empty((n, 0))
 
