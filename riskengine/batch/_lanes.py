@@ -61,23 +61,44 @@ def _finding_json(finding, lane) -> str:
             + ',"lane":' + _scalar(lane) + "}")
 
 
-class _Draw:
-    """`decision.lanes.random_draw` for many ids: HMAC-SHA256 (RFC 2104) with the key pads hashed once."""
+def _draws(salt: str, ids) -> np.ndarray:
+    """`decision.lanes.random_draw` for many ids: HMAC-SHA256 (RFC 2104) with the key pads hashed once, the
+    first 8 bytes of each digest read by numpy (uint64 to float64 rounds as Python's int / 2**64 does; the
+    division by 2**64 is exact)."""
+    key = salt.encode()
+    if len(key) > 64:  # SHA-256's block size
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(64, b"\0")
+    inner_pad, outer_pad = hashlib.sha256(bytes(b ^ 0x36 for b in key)), hashlib.sha256(bytes(b ^ 0x5C for b in key))
 
-    def __init__(self, salt: str) -> None:
-        key = salt.encode()
-        if len(key) > 64:  # SHA-256's block size
-            key = hashlib.sha256(key).digest()
-        key = key.ljust(64, b"\0")
-        self.inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
-        self.outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
-
-    def __call__(self, declaration_id: str) -> float:
-        inner = self.inner.copy()
+    def digest(declaration_id: str) -> bytes:
+        inner = inner_pad.copy()
         inner.update(declaration_id.encode())
-        outer = self.outer.copy()
+        outer = outer_pad.copy()
         outer.update(inner.digest())
-        return int.from_bytes(outer.digest()[:8], "big") / 2**64
+        return outer.digest()
+
+    digests = b"".join([digest(i) for i in ids])
+    return np.frombuffer(digests, dtype=">u8")[::4].astype("float64") / 2.0**64
+
+
+def _rounded(values: np.ndarray, digits: int) -> np.ndarray:
+    """round(v, digits) of each float, exactly: the double nearest the decimal of v rounded half-even.
+
+    Where v * 10**digits is far enough from a half that its rounding error cannot matter, that decimal is
+    n / 10**digits with n the nearest integer (and IEEE division rounds it as Python's strtod does);
+    ties, near-ties and large values go to round() itself.
+    """
+    scale = 10.0 ** digits
+    with np.errstate(all="ignore"):
+        scaled = values * scale
+        low = np.floor(scaled)
+        frac = scaled - low
+        out = np.copysign((low + (frac > 0.5)) / scale, values)  # round keeps the sign of a zero result
+        sure = (np.abs(values) <= 1e3) & (np.abs(frac - 0.5) > 1e-6)
+    for i in np.flatnonzero(~sure).tolist():
+        out[i] = round(float(values[i]), digits)
+    return out
 
 
 def _hit_json(hit) -> str:
@@ -86,67 +107,117 @@ def _hit_json(hit) -> str:
             + ',"score":' + _scalar(hit.score) + "}")
 
 
+def _lead(row_hits, hit_texts: dict) -> tuple[float, int, str]:
+    """The rule score, the most severe hit lane (-1: none) and the reasons before the model's, of a row's hits."""
+    rule_score, parts, severity = 0.0, [], -1
+    for hit in row_hits:  # the same Python float arithmetic as decide, in the same order
+        rule_score += hit.score or 0.0
+        text = hit_texts.get(id(hit))
+        if text is None:
+            text = hit_texts[id(hit)] = _hit_json(hit)
+        parts.append(text)
+        if hit.lane and LANE_SEVERITY[hit.lane] > severity:
+            severity = LANE_SEVERITY[hit.lane]
+    return rule_score, severity, "[" + ",".join(parts) + ',{"source":"model","score":'
+
+
+_LANES = sorted(LANE_SEVERITY, key=LANE_SEVERITY.get)
+
+
 def fast_decisions(ids, scores: np.ndarray | None, features, hits, eligible: np.ndarray, *,
                    settings: DecisionSettings, model_weight: float, salt: str, findings=None) -> FastDecisions:
     """`decide(findings=findings.get(i, ()), notes=(), hits=hits[i], model=ModelOutcome(scores[i], features[i]))`
-    for the eligible rows (`findings`: a mapping of row to its permit findings, or None)."""
+    for the eligible rows (`findings`: a mapping of row to its permit findings, or None).
+
+    The reasons of permit findings and rule hits, and the most severe of their lanes, are made row by row;
+    the total, the score lane, the draw and the model reason for all rows at once.
+    """
     n = len(eligible)
     out = FastDecisions(n)
     if scores is None or not eligible.any():
         return out
-    rows = np.flatnonzero(eligible & np.isfinite(np.asarray(scores, dtype="float64"))).tolist()
-    model_scores = np.asarray(scores, dtype="float64").tolist()
-    random_lane, rate, draw = settings.random_lane, settings.random_rate, _Draw(salt)
-    blue, yellow, red = settings.blue_threshold, settings.yellow_threshold, settings.red_threshold
-    finding_lanes = settings.finding_lanes
-    random_reason = ',{"source":"random","code":"RANDOM_SELECTION","lane":' + _json_str(random_lane) + \
-        ',"message":' + _RANDOM_MESSAGE + "}"
-    random_decision = "inspect" if random_lane in INSPECT_LANES else "release"
+    model_scores = np.asarray(scores, dtype="float64")
+    rows = np.flatnonzero(eligible & np.isfinite(model_scores))
+    finding_lanes, row_findings = settings.finding_lanes, (findings or {}).get
     hit_texts: dict[int, str] = {}  # by id: the hit objects stay alive for the whole call
-    row_findings = (findings or {}).get
-    reasons, lanes, decisions, scores_out, selections, done = (out.reasons, out.lane, out.decision, out.score,
-                                                               out.random_selection, out.done)
-    for i in rows:
-        row_hits, found, score = hits[i], row_findings(i), model_scores[i]
-        rule_score = 0.0
-        for hit in row_hits:  # the same Python float arithmetic as decide, in the same order
-            rule_score += hit.score or 0.0
-        total = round(min(100.0, max(0.0, rule_score + score * model_weight)), 2)
-        lane = "red" if total >= red else "yellow" if total >= yellow else "blue" if total >= blue else "green"
+    combos: dict[tuple, tuple] = {}
+    feature_json: dict[tuple, str] = {}
+    m = len(rows)
+    rule_scores = np.zeros(m)
+    ok = np.ones(m, dtype=bool)
+    worst = np.full(m, -1)  # the most severe finding or hit lane (its severity; -1: none)
+    leads = ['[{"source":"model","score":'] * m
+    feature_texts = [""] * m
+    for k, i in enumerate(rows.tolist()):
+        row_hits, found = hits[i], row_findings(i)
         try:
-            if row_hits or found:
-                severity = LANE_SEVERITY[lane]
-                parts = []
+            if row_hits and not found:
+                combo = tuple(map(id, row_hits))  # the hit objects stay alive for the whole call
+                known = combos.get(combo)
+                if known is None:
+                    known = combos[combo] = _lead(row_hits, hit_texts)
+                rule_scores[k], worst[k], leads[k] = known
+            elif found:
+                rule_score = 0.0
+                for hit in row_hits:  # the same Python float arithmetic as decide, in the same order
+                    rule_score += hit.score or 0.0
+                rule_scores[k] = rule_score
+                parts, severity = [], -1
                 for finding in found or ():
                     finding_lane = finding_lanes.get(finding.code, "red")
                     parts.append(_finding_json(finding, finding_lane))
                     if finding_lane and LANE_SEVERITY[finding_lane] > severity:
-                        lane, severity = finding_lane, LANE_SEVERITY[finding_lane]
+                        severity = LANE_SEVERITY[finding_lane]
                 for hit in row_hits:
                     text = hit_texts.get(id(hit))
                     if text is None:
                         text = hit_texts[id(hit)] = _hit_json(hit)
                     parts.append(text)
                     if hit.lane and LANE_SEVERITY[hit.lane] > severity:
-                        lane, severity = hit.lane, LANE_SEVERITY[hit.lane]
-                lead = "[" + ",".join(parts) + ',{"source":"model","score":'
-            else:
-                lead = '[{"source":"model","score":'
+                        severity = LANE_SEVERITY[hit.lane]
+                worst[k] = severity
+                leads[k] = "[" + ",".join(parts) + ',{"source":"model","score":'
             top = features[i]
-            try:
-                features_json = ",".join(map(_json_str, top))  # str (and str subclasses) only
-            except TypeError:
-                features_json = ",".join(map(_scalar, top))
+            text = feature_json.get(top) if type(top) is tuple else None
+            if text is None:
+                try:
+                    text = ",".join(map(_json_str, top))  # str (and str subclasses) only
+                    if type(top) is tuple:  # a tuple equal to one of text is one of text
+                        feature_json[top] = text
+                except TypeError:
+                    text = ",".join(map(_scalar, top))
+            feature_texts[k] = text
         except (_NotPlain, KeyError, TypeError):
-            continue
-        text = lead + float.__repr__(round(score, 4)) + ',"top_features":[' + features_json + "]}"
-        if lane in INSPECT_LANES:
-            reasons[i], lanes[i], selections[i], decisions[i] = text + "]", lane, False, "inspect"
-        elif draw(ids[i]) < rate:
-            reasons[i], lanes[i], selections[i], decisions[i] = text + random_reason + "]", random_lane, True, \
-                random_decision
-        else:
-            reasons[i], lanes[i], selections[i], decisions[i] = text + "]", lane, False, "release"
-        scores_out[i] = total
-        done[i] = True
+            ok[k] = False
+    rows, rule_scores, worst = rows[ok], rule_scores[ok], worst[ok]
+    keep = np.flatnonzero(ok).tolist()
+    leads, feature_texts = [leads[k] for k in keep], [feature_texts[k] for k in keep]
+    model_part = model_scores[rows]
+    summed = rule_scores + model_part * model_weight
+    summed = np.where(summed > 0.0, summed, 0.0)  # max(0.0, x) and min(100.0, x), NaN included, as Python's
+    total = _rounded(np.where(summed < 100.0, summed, 100.0), 2)
+    severity = np.select([total >= settings.red_threshold, total >= settings.yellow_threshold,
+                          total >= settings.blue_threshold], [3, 2, 1], 0)
+    severity = np.maximum(severity, worst)
+    lanes = np.array(_LANES, dtype=object)[severity]
+    inspect = np.isin(lanes, list(INSPECT_LANES))
+    selected = np.zeros(len(rows), dtype=bool)
+    drawn = np.flatnonzero(~inspect)
+    selected[drawn] = _draws(salt, [ids[i] for i in rows[drawn].tolist()]) < settings.random_rate
+    random_lane = settings.random_lane
+    random_reason = ',{"source":"random","code":"RANDOM_SELECTION","lane":' + _json_str(random_lane) + \
+        ',"message":' + _RANDOM_MESSAGE + "}]"
+    random_decision = "inspect" if random_lane in INSPECT_LANES else "release"
+    decision = np.where(inspect, "inspect", "release").astype(object)
+    decision[selected] = random_decision
+    lanes[selected] = random_lane
+    reasons = [lead + float.__repr__(score) + ',"top_features":[' + top + ("]}" + random_reason if chosen else "]}]")
+               for lead, score, top, chosen in zip(leads, _rounded(model_part, 4).tolist(), feature_texts,
+                                                    selected.tolist())]
+    for name, values in (("reasons", reasons), ("lane", lanes.tolist()), ("decision", decision.tolist()),
+                         ("score", total.tolist()), ("random_selection", selected.tolist())):
+        column = getattr(out, name)
+        for i, value in zip(rows.tolist(), values):
+            column[i] = value
+    out.done[rows] = True
     return out

@@ -75,9 +75,9 @@ def test_without_model_scores_every_declaration_goes_to_decide():
 @hyp_settings(max_examples=300, deadline=None)
 @given(st.one_of(st.text(max_size=8), st.text(min_size=20, max_size=80)), st.text(min_size=1, max_size=40))
 def test_the_batch_draw_is_the_online_random_draw(salt, declaration_id):
-    from riskengine.batch._lanes import _Draw
+    from riskengine.batch._lanes import _draws
 
-    assert _Draw(salt)(declaration_id) == random_draw(salt, declaration_id)
+    assert _draws(salt, [declaration_id, "x"]).tolist() == [random_draw(salt, declaration_id), random_draw(salt, "x")]
 
 
 def test_findings_decide_the_lane_and_lead_the_reasons_on_the_fast_path():
@@ -90,3 +90,14 @@ def test_findings_decide_the_lane_and_lead_the_reasons_on_the_fast_path():
                      settings=decision, model_weight=100.0, salt="s")
     assert fast.done[0] and fast.lane[0] == outcome.lane == "yellow"
     assert fast.reasons[0] == json.dumps(outcome.reasons, separators=(",", ":"))
+
+
+@hyp_settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.floats(-2, 2), st.floats(0, 100),
+                          st.integers(-10**6, 10**6).map(lambda k: k / 2e4), st.integers(0, 10**4).map(lambda k: k / 200)),
+                min_size=1, max_size=30), st.sampled_from([2, 4]))
+def test_column_rounding_is_python_round_to_the_bit_and_sign(values, digits):
+    from riskengine.batch._lanes import _rounded
+
+    got = _rounded(np.array(values, dtype="float64"), digits).tolist()
+    assert [float.__repr__(v) for v in got] == [float.__repr__(round(v, digits)) for v in values]
