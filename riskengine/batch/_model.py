@@ -1,14 +1,16 @@
 """The model stage over many declarations: line scores, each declaration's worst line, its explanation.
 
-Scores come from scikit-learn's compiled tree walks over whole chunks (`riskengine.model._trees`). The online path walks the same
-trees in numpy (faster for a handful of rows); the two agree to about 1e-15, far below the rounding
-of a decision's score (2 decimals) and of the model's score in its reasons (4 decimals). Explanations
-probe the worst line of every declaration in one stacked matrix instead of one predict per
-declaration; each probe row is the one `explain_line` builds. A supervised model's probes are not
-scored row by row at all: `riskengine.model._gains` walks only the trees where a probe leaves the
-line's own path.
+Scores come from scikit-learn's compiled tree walks over whole chunks (`riskengine.model._trees`).
+The online path walks the same trees in numpy (faster for a handful of rows); the two agree to about
+1e-15, far below the rounding of a decision's score (2 decimals) and of the model's score in its
+reasons (4 decimals). Explanations probe the worst line of every declaration in one stacked matrix
+instead of one predict per declaration; each probe row is the one `explain_line` builds. A
+supervised model's probes are not scored row by row at all: `riskengine.model._gains` walks only the
+trees where a probe leaves the line's own path.
 """
 from __future__ import annotations
+
+from itertools import islice
 
 import numpy as np
 import pandas as pd
@@ -124,20 +126,14 @@ def _explain(model, derived, full: np.ndarray, rows: np.ndarray, scores: np.ndar
             if sel.any():
                 rows_[np.ix_(np.flatnonzero(sel), groups[g])] = reference[groups[g]]
         gain = scores[who] - _probe_anomaly(est, rows_)
-    bounds = np.searchsorted(who, np.arange(len(rows) + 1))
+    # per declaration the groups by gain, best first, ties in group order (a stable sort, as explain_line);
+    # the first `top` of them are named, up to the first that raises the score by no more than 1e-6
+    order = np.lexsort((-gain, who))
+    first = np.searchsorted(who, np.arange(len(rows)))[who[order]]
+    small = gain[order] <= 1e-6
+    small_before = np.cumsum(small) - small
+    named = order[(np.arange(order.size) - first < top) & ~small & (small_before == small_before[first])]
     index = {n: k for k, n in enumerate(est.feature_names_)}
-    out: list[tuple[str, ...]] = []
-    for r in range(len(rows)):
-        lo, hi = bounds[r], bounds[r + 1]
-        if lo == hi:
-            out.append(())
-            continue
-        g = gain[lo:hi]
-        order = np.argsort(-g, kind="stable")
-        phrases = []
-        for k in order[:top]:
-            if g[k] <= 1e-6:
-                break
-            phrases.append(_phrase(names[which[lo + k]], derived, int(rows[r]), full[rows[r]], index, est.features_))
-        out.append(tuple(phrases))
-    return out
+    phrases = iter([_phrase(names[j], derived, int(rows[r]), worst[r], index, est.features_)
+                    for r, j in zip(who[named].tolist(), which[named].tolist())])
+    return [tuple(islice(phrases, count)) for count in np.bincount(who[named], minlength=len(rows)).tolist()]

@@ -40,8 +40,8 @@ class BoosterLeaves:
         self.start = np.full((self.packed.feature.size, self.n_groups), -1, dtype=np.int64)
         p = self.packed
         self.node_group = np.where(p.is_leaf, -1, self.group_of_feature[p.feature])
-        ref_at = self.reference[p.feature]
-        self.ref_left = np.where(np.isnan(ref_at), p.missing_left, ref_at <= p.threshold)
+        self.feature = np.where(p.is_leaf, -1, p.feature)  # -1 marks a leaf
+        self.child = np.stack([p.left, p.right], axis=1).ravel()  # child[2 * node + goes_right]
         for t, (predictor,) in enumerate(booster._predictors):
             nodes = predictor.nodes.copy()
             nodes["value"] = np.arange(nodes.size, dtype=np.float64)  # predict() answers the leaf's index
@@ -110,28 +110,32 @@ class BoosterLeaves:
         slot[who, which] = np.arange(who.size)
         wanted = np.zeros(X.shape[0], dtype=self.mask.dtype)
         np.bitwise_or.at(wanted, who, (1 << which).astype(self.mask.dtype))
-        masks = self.mask[leaves] & wanted[:, None]  # (rows, trees): groups whose probe leaves the path
-        r, t = np.nonzero(masks)
-        bits = masks[r, t]
-        parts = [np.flatnonzero(bits & self.mask.dtype.type(1 << j)) for j in range(self.n_groups)]
-        k = np.concatenate(parts)
+        # per (row, tree) cell: the wanted groups whose probe leaves the row's path in that tree
+        masks = (self.mask[leaves] & wanted[:, None]).ravel()
+        cell = np.flatnonzero(masks)
+        bits = masks[cell]
+        # (probe, tree) pairs group by group, each probe's trees in order: the sum below adds them as before
+        parts = [cell[bits & self.mask.dtype.type(1 << j) != 0] for j in range(self.n_groups)]
+        cell = np.concatenate(parts)
         jj = np.repeat(np.arange(self.n_groups), [part.size for part in parts])
-        r, leaf = r[k], leaves[r[k], t[k]]
-        node = self.start[leaf, jj]
+        r = cell // leaves.shape[1]
+        leaf = leaves.ravel()[cell]
+        node = self.start.ravel()[leaf * self.n_groups + jj]
         p = self.packed
-        pos = np.arange(r.size)
+        # the probe reads its own group's features from the reference row appended after X's rows
+        values = np.concatenate([X.ravel(), self.reference])
+        base = r * X.shape[1]
+        pos = np.flatnonzero(self.feature[node] >= 0)
+        n = node[pos]
         while pos.size:
-            n = node[pos]
-            inner = ~p.is_leaf[n]
-            pos, n = pos[inner], n[inner]
-            if pos.size == 0:
-                break
-            x = X[r[pos], p.feature[n]]
-            go_left = np.where(np.isnan(x), p.missing_left[n], x <= p.threshold[n])
-            go_left = np.where(self.node_group[n] == jj[pos], self.ref_left[n], go_left)
-            node[pos] = np.where(go_left, p.left[n], p.right[n])
+            x = values[np.where(self.node_group[n] == jj[pos], X.size, base[pos]) + self.feature[n]]
+            right = ~(x <= p.threshold[n]) & ~(np.isnan(x) & p.missing_left[n])  # NaN: the missing side
+            n = self.child[2 * n + right]
+            node[pos] = n
+            live = self.feature[n] >= 0
+            pos, n = pos[live], n[live]
         change = p.leaf_value[node] - p.leaf_value[leaf]
-        return raw[who] + np.bincount(slot[r, jj], weights=change, minlength=who.size)
+        return raw[who] + np.bincount(slot.ravel()[r * self.n_groups + jj], weights=change, minlength=who.size)
 
 
 def booster_leaves(est, groups: dict[str, np.ndarray]) -> BoosterLeaves:
