@@ -1,12 +1,14 @@
 """The model stage over many declarations: line scores, each declaration's worst line, its explanation.
 
-Scores come from scikit-learn's compiled tree walks over whole chunks (`riskengine.model._trees`).
-The online path walks the same trees in numpy (faster for a handful of rows); the two agree to about
-1e-15, far below the rounding of a decision's score (2 decimals) and of the model's score in its
-reasons (4 decimals). Explanations probe the worst line of every declaration in one stacked matrix
-instead of one predict per declaration; each probe row is the one `explain_line` builds. A
-supervised model's probes are not scored row by row at all: `riskengine.model._gains` walks only the
-trees where a probe leaves the line's own path.
+Isolation scores come from scikit-learn's compiled tree walks over whole chunks
+(`riskengine.model._isolation`); a booster's scores from the leaves every line reaches, which
+`riskengine.model._gains` needs anyway to explain the worst lines. The online path walks the same
+trees in numpy (faster for a handful of rows); the two agree to about 1e-15, far below the rounding
+of a decision's score (2 decimals) and of the model's score in its reasons (4 decimals).
+Explanations probe the worst line of every declaration in one stacked matrix instead of one predict
+per declaration; each probe row is the one `explain_line` builds. A supervised model's probes are
+not scored row by row at all: `riskengine.model._gains` walks only the trees where a probe leaves
+the line's own path.
 """
 from __future__ import annotations
 
@@ -18,11 +20,11 @@ import pandas as pd
 from riskengine.model._explain import _phrase
 from riskengine.model._features import columns_from_frame
 from riskengine.model._gains import booster_leaves
-from riskengine.model._trees import forest_scorer
+from riskengine.model._isolation import isolation_scorer
 
 __all__ = ["ModelResult", "score_declarations"]
 
-BLOCK = 200_000  # rows per predict call: bounds the probe matrix, amortises sklearn's per-call cost
+BLOCK = 200_000  # rows per isolation forest call: bounds the probe matrix of an unsupervised model
 
 
 class ModelResult:
@@ -41,11 +43,7 @@ def _blocks(n: int):
 def _anomaly(est, matrix: np.ndarray) -> np.ndarray:
     """`RiskModel._anomaly` through scikit-learn's tree walks whatever the row count."""
     sub = matrix[:, est.anomaly_columns_] if est.anomaly_columns_.size else np.zeros((matrix.shape[0], 1))
-    return forest_scorer(est).anomaly(est._filled(sub))
-
-
-def _booster(est, full: np.ndarray) -> np.ndarray:
-    return forest_scorer(est).booster_probability(full)
+    return isolation_scorer(est.isolation_).anomaly(est._filled(sub))
 
 
 def _full_matrix(est, cols: dict[str, np.ndarray], derived: dict[str, np.ndarray]) -> np.ndarray:
@@ -54,13 +52,6 @@ def _full_matrix(est, cols: dict[str, np.ndarray], derived: dict[str, np.ndarray
     for part in _blocks(matrix.shape[0]):
         anomaly[part] = _anomaly(est, matrix[part])
     return np.column_stack([matrix, anomaly])
-
-
-def _scores(est, full: np.ndarray) -> np.ndarray:
-    out = np.empty(full.shape[0])
-    for part in _blocks(full.shape[0]):
-        out[part] = _booster(est, full[part]) if est.mode_ == "supervised" else full[part, -1]
-    return out
 
 
 def _probe_anomaly(est, probe: np.ndarray) -> np.ndarray:
@@ -77,7 +68,13 @@ def score_declarations(model, lines: pd.DataFrame, starts: np.ndarray, *, top: i
     cols = columns_from_frame(model._aligned(lines), est.features_.passthrough)
     derived = est.features_.derive(cols)
     full = _full_matrix(est, cols, derived)
-    line_scores = _scores(est, full)
+    if est.mode_ == "supervised":
+        # the leaves of every line give its score and, for the lines explained, the probes' start
+        tables = booster_leaves(est, model._groups)
+        raw, leaves = tables.leaves(full)
+        line_scores = tables.probability(raw)
+    else:
+        line_scores = full[:, -1]
     n_decl = len(starts)
     # argmax per declaration, first line on ties (as np.argmax online)
     decl = np.repeat(np.arange(n_decl), np.diff(np.append(starts, len(line_scores))))
@@ -93,10 +90,8 @@ def score_declarations(model, lines: pd.DataFrame, starts: np.ndarray, *, top: i
         probe = None
         scores = worst_scores[explained]
         if est.mode_ == "supervised":
-            tables = booster_leaves(est, model._groups)
-            raw, leaves = tables.leaves(full[rows])
-            scores = tables.probability(raw)
-            probe = (tables, raw, leaves)
+            scores = tables.probability(raw[rows])
+            probe = (tables, raw[rows], np.ascontiguousarray(leaves[rows]))
         for d, words in zip(explained.tolist(), _explain(model, derived, full, rows, scores, top=top, probe=probe)):
             features[d] = words
     return ModelResult(worst_scores, features)

@@ -115,7 +115,8 @@ def columns_from_frame(frame: pd.DataFrame, passthrough: Iterable[str] = ()) -> 
         if name in frame.columns:
             cols[name] = _frame_keys(frame[name])
         else:
-            cols[name] = np.full(n, NA_KEY, dtype=object)
+            cols[name] = np.empty(n, dtype=object)
+            cols[name].fill(NA_KEY)  # np.full would make a new str per row
     for name in (*_NUMBER_SOURCES, *passthrough):
         if name in frame.columns:
             cols[name] = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)

@@ -73,18 +73,26 @@ class BoosterLeaves:
                         mark = {**diverged, j: offset + (left if ref_left else right)}
                 stack.append((child, mark))
 
-    def leaves(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Each row's raw score (summed as scikit-learn sums it) and absolute leaf index in every tree."""
+    def leaves(self, X: np.ndarray, *, block: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's raw score (summed as scikit-learn sums it) and absolute leaf index in every tree.
+
+        Rows go in blocks that stay in the CPU cache while every tree walks them; the leaves come
+        back as a (rows, trees) view of a tree-major array.
+        """
+        X = np.ascontiguousarray(X, dtype=np.float64)
         n = X.shape[0]
-        leaves = np.empty((n, len(self.predictors)), dtype=np.int32)
+        leaves = np.empty((len(self.predictors), n), dtype=np.int32)
         raw = np.zeros((n, 1), dtype=np.float64, order="F")
         raw += self.baseline
         values = self.packed.leaf_value
-        for t, predictor in enumerate(self.predictors):
-            local = predictor.predict(X, self.known_cat_bitsets, self.f_idx_map, 1).astype(np.int32)
-            leaves[:, t] = local + self.offsets[t]
-            raw[:, 0] += values[leaves[:, t]]
-        return raw[:, 0], leaves
+        for start in range(0, n, block):
+            rows, out = X[start:start + block], raw[start:start + block, 0]
+            for t, predictor in enumerate(self.predictors):
+                leaf = leaves[t, start:start + block]
+                leaf[:] = predictor.predict(rows, self.known_cat_bitsets, self.f_idx_map, 1)
+                leaf += self.offsets[t]
+                out += values[leaf]
+        return raw[:, 0], leaves.T
 
     def probability(self, raw: np.ndarray) -> np.ndarray:
         """`predict_proba(...)[:, 1]` of raw scores."""
