@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from riskengine.history import HISTORY_COLUMNS
 from riskengine.reference.codes import PURPOSE_CODES, SOURCE_CODES, TERM_CODES, canonical_unit
@@ -24,10 +26,7 @@ _UPPER = ("importer_country", "exporter_country", "country_of_export", "country_
           "transit_countries", "term", "purpose", "source")
 _OPTIONAL_TEXT = ("transport_mode", "declarant_id", "importer_id", "importer_name", "exporter_id", "exporter_name",
                   "taxon", "country_of_origin", "unit", "currency", "term", "purpose", "source")
-
-
-def _text(col: pd.Series) -> pd.Series:
-    return col.astype("string").str.strip()
+_FILLED = ("description", "transit_countries", "permits")  # missing text read as ""
 
 
 def _unit(value: Any) -> Any:
@@ -37,23 +36,42 @@ def _unit(value: Any) -> Any:
         return value  # left as declared: the permit checks report it as CODE_INVALID
 
 
+def _text_column(name: str, col: pd.Series) -> pd.Series:
+    """A text column normalised: stripped, upper-cased, blank as missing, units canonical, missing as ""."""
+    text = col.astype("string")
+    if isinstance(text.array, pd.arrays.ArrowStringArray):
+        # the Arrow kernels pandas' string methods call, without pandas' ~0.2 ms per call on 50,000 lines
+        values = pc.utf8_trim_whitespace(pa.array(text.array))
+        if name in _UPPER:
+            values = pc.utf8_upper(values)
+        if name in _OPTIONAL_TEXT:
+            values = pc.if_else(pc.equal(values, ""), pa.scalar(None, values.type), values)
+        if name in _FILLED:
+            values = pc.fill_null(values, "")
+        text = pd.Series(pd.arrays.ArrowStringArray(values), index=col.index)
+    else:
+        text = text.str.strip()
+        if name in _UPPER:
+            text = text.str.upper()
+        if name in _OPTIONAL_TEXT:
+            text = text.mask(text == "")
+        if name in _FILLED:
+            text = text.fillna("")
+    if name == "unit":  # each distinct unit once, its answer spread back through the codes
+        codes, uniques = pd.factorize(text, use_na_sentinel=True)
+        table = pd.array([_unit(u) for u in uniques], dtype=text.dtype)
+        text = pd.Series(table.take(codes, allow_fill=True), index=col.index)
+    return text
+
+
 def normalise_lines(frame: pd.DataFrame) -> pd.DataFrame:
     """Canonical columns, typed and normalised as `Declaration` validation would; missing ones are NA."""
-    out = pd.DataFrame(index=pd.RangeIndex(len(frame)))
+    index = pd.RangeIndex(len(frame))
+    columns = {}
     for name, dtype in HISTORY_COLUMNS.items():
-        col = frame[name].reset_index(drop=True) if name in frame.columns else pd.Series(pd.NA, index=out.index)
+        col = frame[name].reset_index(drop=True) if name in frame.columns else pd.Series(pd.NA, index=index)
         if dtype == "string":
-            col = _text(col)
-            if name in _UPPER:
-                col = col.str.upper()
-            if name in _OPTIONAL_TEXT:
-                col = col.mask(col == "")
-            if name == "unit":
-                codes, uniques = pd.factorize(col, use_na_sentinel=True)
-                table = np.array([_unit(u) for u in uniques] + [None], dtype=object)
-                col = pd.Series(table[codes], index=out.index).astype("string")
-            if name in ("description", "transit_countries", "permits"):
-                col = col.fillna("")
+            col = _text_column(name, col)
         elif dtype == "Int64":
             col = pd.to_numeric(col, errors="coerce").astype("Int64")
         elif dtype == "float64":
@@ -61,10 +79,10 @@ def normalise_lines(frame: pd.DataFrame) -> pd.DataFrame:
         else:
             # nanoseconds, as HISTORY_COLUMNS says: the model reads the stamps as int64 nanoseconds
             col = pd.to_datetime(col, utc=True, errors="coerce").astype("datetime64[ns, UTC]")
-        out[name] = col
-    out["version"] = out["version"].fillna(1)
-    out["declaration_id"] = out["declaration_id"].fillna("")
-    return out
+        columns[name] = col
+    columns["version"] = columns["version"].fillna(1)
+    columns["declaration_id"] = columns["declaration_id"].fillna("")
+    return pd.DataFrame(columns, index=index)
 
 
 def declaration_bounds(lines: pd.DataFrame) -> np.ndarray:

@@ -111,3 +111,53 @@ def test_text_pydantic_would_reject_or_strip_is_not_certain():
     assert not _stripped("lone \udc80 surrogate", 0, 200)  # pydantic: string_unicode error
     assert not _stripped("\u3000name", 1, 200) and not _stripped("name\x85", 1, 200)  # Unicode white space
     assert not _stripped("", 1, 200) and not _stripped("x" * 201, 1, 200)
+
+
+def _normalised_with_pandas_methods(frame: pd.DataFrame) -> pd.DataFrame:
+    """normalise_lines as it was written before its text columns went through Arrow's kernels directly."""
+    from riskengine.batch._frame import _OPTIONAL_TEXT, _UPPER, _unit
+    from riskengine.history import HISTORY_COLUMNS
+
+    out = pd.DataFrame(index=pd.RangeIndex(len(frame)))
+    for name, dtype in HISTORY_COLUMNS.items():
+        col = frame[name].reset_index(drop=True) if name in frame.columns else pd.Series(pd.NA, index=out.index)
+        if dtype == "string":
+            col = col.astype("string").str.strip()
+            if name in _UPPER:
+                col = col.str.upper()
+            if name in _OPTIONAL_TEXT:
+                col = col.mask(col == "")
+            if name == "unit":
+                codes, uniques = pd.factorize(col, use_na_sentinel=True)
+                table = np.array([_unit(u) for u in uniques] + [None], dtype=object)
+                col = pd.Series(table[codes], index=out.index).astype("string")
+            if name in ("description", "transit_countries", "permits"):
+                col = col.fillna("")
+        elif dtype == "Int64":
+            col = pd.to_numeric(col, errors="coerce").astype("Int64")
+        elif dtype == "float64":
+            col = pd.to_numeric(col, errors="coerce").astype("float64")
+        else:
+            col = pd.to_datetime(col, utc=True, errors="coerce").astype("datetime64[ns, UTC]")
+        out[name] = col
+    out["version"] = out["version"].fillna(1)
+    out["declaration_id"] = out["declaration_id"].fillna("")
+    return out
+
+
+def test_normalised_text_columns_equal_those_of_pandas_string_methods_on_messy_text():
+    frame = generate_history_frame(2000, seed=9)
+    rng = np.random.default_rng(9)
+    messy = ["", " ", "\u3000x\u3000", "\x1cab\x1f", " kil ", "kgm", "NAR", "nar", "é", "ß", "cm", " ch ", None,
+             float("nan"), 12, "a\u00a0", "XXX", ";", "CM:A/1 "]
+    for name in frame.columns:
+        if name in ("lodged_at", "version", "line", "quantity", "net_mass_kg", "value"):
+            continue
+        col = frame[name].astype(object)
+        at = rng.random(len(frame)) < 0.3
+        col[at] = [messy[k] for k in rng.integers(0, len(messy), at.sum())]
+        frame[name] = col
+    for variant in (frame, frame.drop(columns=["unit", "permits", "taxon"]), frame.astype({"term": "string"})):
+        pd.testing.assert_frame_equal(normalise_lines(variant), _normalised_with_pandas_methods(variant))
+    with pd.option_context("mode.string_storage", "python"):  # pandas 2's default: pandas' own methods
+        pd.testing.assert_frame_equal(normalise_lines(frame), _normalised_with_pandas_methods(frame))
