@@ -101,8 +101,21 @@ def _citations(base: pd.DataFrame, lines: pd.DataFrame) -> np.ndarray:
     return out
 
 
+def _no_history(lines: pd.DataFrame) -> pd.DataFrame:
+    """What `history_facts` counts in a snapshot without history rows: no citations, nothing seen before."""
+    n = len(lines)
+    zeros = np.zeros(n, dtype=np.int64)
+    return pd.DataFrame({
+        "history.permit_citations": zeros, "history.exporter_declarations_7d": zeros.copy(),
+        "history.importer_declarations_7d": zeros.copy(), "history.importer_days_since_first_seen": np.full(n, np.nan),
+        "history.route_seen_before": np.zeros(n, dtype=bool), "history.exporter_seen_before": np.zeros(n, dtype=bool),
+    }, index=lines.index)
+
+
 def history_facts(base: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
     """`history.*` columns for normalised input lines, counted in the snapshot's history rows."""
+    if base.empty:  # the counting below costs ~45 ms per 50,000 lines to find nothing
+        return _no_history(lines)
     query = pd.DataFrame({
         "declaration_id": lines["declaration_id"].astype(object),
         "lodged_at": lines["lodged_at"],
