@@ -17,7 +17,7 @@ from itertools import islice
 import numpy as np
 import pandas as pd
 
-from riskengine.model._explain import _phrase
+from riskengine.model._explain import phrase_many
 from riskengine.model._features import columns_from_frame
 from riskengine.model._gains import booster_leaves
 from riskengine.model._isolation import isolation_scorer
@@ -129,6 +129,6 @@ def _explain(model, derived, full: np.ndarray, rows: np.ndarray, scores: np.ndar
     small_before = np.cumsum(small) - small
     named = order[(np.arange(order.size) - first < top) & ~small & (small_before == small_before[first])]
     index = {n: k for k, n in enumerate(est.feature_names_)}
-    phrases = iter([_phrase(names[j], derived, int(rows[r]), worst[r], index, est.features_)
-                    for r, j in zip(who[named].tolist(), which[named].tolist())])
+    items = [(names[j], int(rows[r]), worst[r]) for r, j in zip(who[named].tolist(), which[named].tolist())]
+    phrases = iter(phrase_many(items, derived, index, est.features_))
     return [tuple(islice(phrases, count)) for count in np.bincount(who[named], minlength=len(rows)).tolist()]

@@ -12,7 +12,7 @@ import numpy as np
 
 from riskengine.model._features import NA_KEY
 
-__all__ = ["feature_groups", "explain_line"]
+__all__ = ["feature_groups", "explain_line", "phrase_many"]
 
 _NUMBER_GROUPS = {
     "log_unit_value": "unit_value", "unit_value_vs_hs6": "unit_value", "unit_value_vs_origin_hs6": "unit_value",
@@ -144,6 +144,27 @@ def _phrase(group: str, d: dict[str, np.ndarray], i: int, row: np.ndarray, names
     if group.startswith("x:"):
         return f"{group[2:]} = {v(group):g}"
     return group.replace("_", " ")
+
+
+def phrase_many(items: list[tuple[str, int, np.ndarray]], d: dict[str, np.ndarray], names: dict[str, int],
+                space) -> list[str]:
+    """`_phrase` of many (group, line, feature row); a category's phrase is made once per value.
+
+    A category group (importer, taxon...) and "hs" are phrased from their key alone; the other
+    groups read the line's own numbers and are phrased line by line.
+    """
+    made: dict[tuple[str, str], str] = {}
+    out = []
+    for group, i, row in items:
+        if group in _LABELS or group == "hs":
+            key = (group, d["hs6"][i] if group == "hs" else d[f"key:{group}"][i])
+            text = made.get(key)
+            if text is None:
+                text = made[key] = _phrase(group, d, i, row, names, space)
+        else:
+            text = _phrase(group, d, i, row, names, space)
+        out.append(text)
+    return out
 
 
 def explain_line(model, d: dict[str, np.ndarray], i: int, full_row: np.ndarray, score: float, *,
