@@ -21,6 +21,7 @@ from riskengine.decision.lanes import INSPECT_LANES, LANE_SEVERITY
 __all__ = ["FastDecisions", "fast_decisions"]
 
 _RANDOM_MESSAGE = _json_str("selected at random for control (compliance measurement)")
+_MODEL = '{"source":"model","score":'
 
 
 class FastDecisions:
@@ -108,7 +109,7 @@ def _hit_json(hit) -> str:
 
 
 def _lead(row_hits, hit_texts: dict) -> tuple[float, int, str]:
-    """The rule score, the most severe hit lane (-1: none) and the reasons before the model's, of a row's hits."""
+    """The rule score, the most severe hit lane (-1: none) and the reasons, ','-joined, of a row's hits."""
     rule_score, parts, severity = 0.0, [], -1
     for hit in row_hits:  # the same Python float arithmetic as decide, in the same order
         rule_score += hit.score or 0.0
@@ -118,7 +119,7 @@ def _lead(row_hits, hit_texts: dict) -> tuple[float, int, str]:
         parts.append(text)
         if hit.lane and LANE_SEVERITY[hit.lane] > severity:
             severity = LANE_SEVERITY[hit.lane]
-    return rule_score, severity, "[" + ",".join(parts) + ',{"source":"model","score":'
+    return rule_score, severity, ",".join(parts)
 
 
 _LANES = sorted(LANE_SEVERITY, key=LANE_SEVERITY.get)
@@ -140,43 +141,33 @@ def fast_decisions(ids, scores: np.ndarray | None, features, hits, eligible: np.
     rows = np.flatnonzero(eligible & np.isfinite(model_scores))
     finding_lanes, row_findings = settings.finding_lanes, (findings or {}).get
     hit_texts: dict[int, str] = {}  # by id: the hit objects stay alive for the whole call
-    combos: dict[tuple, tuple] = {}
+    combos: dict[tuple, tuple] = {(): (0.0, -1, "", "[" + _MODEL)}
     feature_json: dict[tuple, str] = {}
     m = len(rows)
-    rule_scores = np.zeros(m)
+    rule_scores, worst = [0.0] * m, [-1] * m  # worst: the most severe finding or hit lane (its severity; -1: none)
+    leads, feature_texts = [""] * m, [""] * m
     ok = np.ones(m, dtype=bool)
-    worst = np.full(m, -1)  # the most severe finding or hit lane (its severity; -1: none)
-    leads = ['[{"source":"model","score":'] * m
-    feature_texts = [""] * m
     for k, i in enumerate(rows.tolist()):
         row_hits, found = hits[i], row_findings(i)
         try:
-            if row_hits and not found:
-                combo = tuple(map(id, row_hits))  # the hit objects stay alive for the whole call
-                known = combos.get(combo)
-                if known is None:
-                    known = combos[combo] = _lead(row_hits, hit_texts)
-                rule_scores[k], worst[k], leads[k] = known
-            elif found:
-                rule_score = 0.0
-                for hit in row_hits:  # the same Python float arithmetic as decide, in the same order
-                    rule_score += hit.score or 0.0
-                rule_scores[k] = rule_score
-                parts, severity = [], -1
-                for finding in found or ():
+            combo = tuple(map(id, row_hits))  # the hit objects stay alive for the whole call
+            known = combos.get(combo)
+            if known is None:
+                rule_score, severity, text = _lead(row_hits, hit_texts)
+                known = combos[combo] = (rule_score, severity, text, "[" + text + "," + _MODEL)
+            if found:
+                rule_score, severity, text, _ = known
+                parts = []
+                for finding in found:  # findings lead the reasons, as in decide
                     finding_lane = finding_lanes.get(finding.code, "red")
                     parts.append(_finding_json(finding, finding_lane))
                     if finding_lane and LANE_SEVERITY[finding_lane] > severity:
                         severity = LANE_SEVERITY[finding_lane]
-                for hit in row_hits:
-                    text = hit_texts.get(id(hit))
-                    if text is None:
-                        text = hit_texts[id(hit)] = _hit_json(hit)
+                if text:
                     parts.append(text)
-                    if hit.lane and LANE_SEVERITY[hit.lane] > severity:
-                        severity = LANE_SEVERITY[hit.lane]
-                worst[k] = severity
-                leads[k] = "[" + ",".join(parts) + ',{"source":"model","score":'
+                rule_scores[k], worst[k], leads[k] = rule_score, severity, "[" + ",".join(parts) + "," + _MODEL
+            else:
+                rule_scores[k], worst[k], _, leads[k] = known
             top = features[i]
             text = feature_json.get(top) if type(top) is tuple else None
             if text is None:
@@ -189,6 +180,7 @@ def fast_decisions(ids, scores: np.ndarray | None, features, hits, eligible: np.
             feature_texts[k] = text
         except (_NotPlain, KeyError, TypeError):
             ok[k] = False
+    rule_scores, worst = np.array(rule_scores, dtype="float64"), np.array(worst, dtype=np.int64)
     rows, rule_scores, worst = rows[ok], rule_scores[ok], worst[ok]
     keep = np.flatnonzero(ok).tolist()
     leads, feature_texts = [leads[k] for k in keep], [feature_texts[k] for k in keep]
@@ -211,13 +203,18 @@ def fast_decisions(ids, scores: np.ndarray | None, features, hits, eligible: np.
     decision = np.where(inspect, "inspect", "release").astype(object)
     decision[selected] = random_decision
     lanes[selected] = random_lane
-    reasons = [lead + float.__repr__(score) + ',"top_features":[' + top + ("]}" + random_reason if chosen else "]}]")
+    random_end = "]}" + random_reason
+    reasons = [f'{lead}{score!r},"top_features":[{top}{random_end if chosen else "]}]"}'
                for lead, score, top, chosen in zip(leads, _rounded(model_part, 4).tolist(), feature_texts,
                                                     selected.tolist())]
+    everyone = len(rows) == n  # rows are increasing: then they are 0 .. n-1
     for name, values in (("reasons", reasons), ("lane", lanes.tolist()), ("decision", decision.tolist()),
                          ("score", total.tolist()), ("random_selection", selected.tolist())):
-        column = getattr(out, name)
-        for i, value in zip(rows.tolist(), values):
-            column[i] = value
+        if everyone:
+            setattr(out, name, values)
+        else:
+            column = getattr(out, name)
+            for i, value in zip(rows.tolist(), values):
+                column[i] = value
     out.done[rows] = True
     return out
