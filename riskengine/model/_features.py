@@ -148,29 +148,28 @@ def columns_from_rows(rows: list[dict[str, Any]], passthrough: Iterable[str] = (
     return cols
 
 
-def _join(*parts: np.ndarray) -> np.ndarray:
+def _join(d: Derived, parts: tuple[str, ...]) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    """The key joining these columns of each row, and its codes when factorised on the way."""
     if len(parts) == 1:
-        return parts[0]
-    n = parts[0].size
+        return d[parts[0]], None
+    n = d[parts[0]].size
     out = np.empty(n, dtype=object)
     if n < _FACTORIZE_FROM:
-        out[:] = ["|".join(t) for t in zip(*parts)]
-        return out
+        out[:] = ["|".join(t) for t in zip(*(d[p] for p in parts))]
+        return out, None
     # many rows share a combination: join the strings of each distinct combination once
     index = np.zeros(n, dtype=np.int64)
-    size = 1
     columns = []
     for part in parts:
-        codes, uniques = pd.factorize(part)
+        codes, uniques = d.codes(part)
         index, distinct = pd.factorize(index * (uniques.size + 1) + codes)  # compact again: no overflow
-        size = distinct.size
         columns.append((codes, uniques))
-    first = np.empty(size, dtype=np.int64)
+    first = np.empty(distinct.size, dtype=np.int64)
     first[index] = np.arange(n)  # some row of each distinct combination (all its rows have the same parts)
     joined = np.empty(distinct.size, dtype=object)
     joined[:] = ["|".join(t) for t in zip(*(uniques[codes[first]] for codes, uniques in columns))]
     out[:] = joined[index]
-    return out
+    return out, (index, joined)
 
 
 def _prefix(keys: np.ndarray, width: int) -> np.ndarray:
@@ -183,9 +182,31 @@ def _prefix(keys: np.ndarray, width: int) -> np.ndarray:
     return out
 
 
-def _derive(cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+class Derived(dict):
+    """Derived columns by name; `codes` factorises a key column once however many look-ups use it."""
+
+    def __init__(self, columns: dict[str, np.ndarray]) -> None:
+        super().__init__(columns)
+        self._codes: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
+        self._codes_of: dict[int, tuple] = {}  # id of an array -> (the array, kept alive so ids stay unique; codes)
+
+    def codes(self, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """`_codes` of column ``name`` (None for a few rows); a column under two names is factorised once."""
+        if name not in self._codes:
+            array = self[name]
+            if id(array) not in self._codes_of:
+                self._codes_of[id(array)] = (array, _codes(array))
+            self._codes[name] = self._codes_of[id(array)][1]
+        return self._codes[name]
+
+    def set_codes(self, name: str, codes: tuple[np.ndarray, np.ndarray] | None) -> None:
+        if codes is not None:
+            self._codes[name] = codes
+
+
+def _derive(cols: dict[str, np.ndarray]) -> Derived:
     """Keys and plain numbers every feature is computed from."""
-    d = dict(cols)
+    d = Derived(cols)
     hs = cols["hs_code"]
     for width in (6, 4, 2):
         d[f"hs{width}"] = _prefix(hs, width)
@@ -210,7 +231,8 @@ def _derive(cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     d["month"] = np.where(ok, months.astype("int64") % 12 + 1, np.nan)
     d["hour"] = np.where(ok, (stamps.astype("datetime64[h]").astype("int64")) % 24, np.nan)
     for name, parts in CATEGORIES.items():
-        d[f"key:{name}"] = _join(*(d[p] for p in parts))
+        d[f"key:{name}"], codes = _join(d, parts)
+        d.set_codes(f"key:{name}", codes)
     return d
 
 
@@ -220,18 +242,6 @@ _FACTORIZE_FROM = 1_000
 
 def _codes(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     return pd.factorize(keys) if keys.size >= _FACTORIZE_FROM else None
-
-
-class _KeyCodes(dict):
-    """Key column name -> its `_codes`, each factorised once per transform however many look-ups use it."""
-
-    def __init__(self, d: dict[str, np.ndarray]) -> None:
-        super().__init__()
-        self.d = d
-
-    def __missing__(self, name: str) -> tuple[np.ndarray, np.ndarray] | None:
-        codes = self[name] = _codes(self.d[name])
-        return codes
 
 
 def _lookup(table: dict[str, float], keys: np.ndarray, default: float,
@@ -347,41 +357,39 @@ class FeatureSpace:
                 stats = stats[stats["count"] >= self.min_group]
                 self.medians[f"{base}@{group}"] = stats["median"].astype(float).to_dict()
 
-    def median_for(self, base: str, group: str, d: dict[str, np.ndarray], codes: _KeyCodes | None = None) -> np.ndarray:
+    def median_for(self, base: str, group: str, d: dict[str, np.ndarray]) -> np.ndarray:
         """The training median of ``base`` for each row's group, falling back to coarser groups."""
         chain = {"origin_hs6": ["origin_hs6", "hs6", "hs4", "hs2"], "hs6": ["hs6", "hs4", "hs2"]}[group]
-        codes = codes if codes is not None else _KeyCodes(d)
+        d = d if isinstance(d, Derived) else Derived(d)
         out = np.full(d["hs6"].size, self.global_medians[base])
         for g in reversed(chain):
             keys = d[f"key:{g}"]
-            found = _lookup(self.medians[f"{base}@{g}"], keys, math.nan, codes[f"key:{g}"])
+            found = _lookup(self.medians[f"{base}@{g}"], keys, math.nan, d.codes(f"key:{g}"))
             out = np.where(np.isnan(found), out, found)
         return out
 
-    def _numbers(self, d: dict[str, np.ndarray], codes: _KeyCodes | None = None) -> dict[str, np.ndarray]:
-        codes = codes if codes is not None else _KeyCodes(d)
+    def _numbers(self, d: Derived) -> dict[str, np.ndarray]:
         out = {name: d[name] for name in _BASE_NUMBERS}
         for name, (base, group) in _RATIOS.items():
-            out[name] = d[base] - self.median_for(base, group, d, codes)
+            out[name] = d[base] - self.median_for(base, group, d)
         for name in self.passthrough:
             out[f"x:{name}"] = d[name]
         return out
 
     # -- applying ------------------------------------------------------------------------------
-    def derive(self, cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def derive(self, cols: dict[str, np.ndarray]) -> Derived:
         return _derive(cols)
 
     def transform(self, cols: dict[str, np.ndarray], derived: dict[str, np.ndarray] | None = None) -> np.ndarray:
         """Feature matrix of new rows, from the full training statistics (no label of theirs is used)."""
-        d = derived if derived is not None else _derive(cols)
-        codes = _KeyCodes(d)
-        numbers = self._numbers(d, codes)
+        d = _derive(cols) if derived is None else derived if isinstance(derived, Derived) else Derived(derived)
+        numbers = self._numbers(d)
         parts = [numbers[name] for name in self.numbers]
         for cat in self.categories:
             keys = d[f"key:{cat}"]
-            parts.append(_lookup(self.counts[cat], keys, 0.0, codes[f"key:{cat}"]))
+            parts.append(_lookup(self.counts[cat], keys, 0.0, d.codes(f"key:{cat}")))
             if self.supervised:
-                parts.append(_lookup(self.rates[cat], keys, self.prior, codes[f"key:{cat}"]))
+                parts.append(_lookup(self.rates[cat], keys, self.prior, d.codes(f"key:{cat}")))
         n = d["hs6"].size
         return np.column_stack(parts) if parts else np.empty((n, 0))
 

@@ -1,0 +1,23 @@
+"""Key columns factorised while deriving give the features a fresh factorisation gives."""
+from __future__ import annotations
+
+import numpy as np
+
+from riskengine.model._features import Derived
+
+
+def test_features_from_the_codes_derive_kept_equal_those_from_fresh_codes(supervised, history):
+    space = supervised.estimator.features_
+    cols = supervised.estimator._cols(supervised._aligned(history))
+    assert len(history) >= 1_000  # large enough for keys to be factorised rather than looked up row by row
+    derived = space.derive(cols)
+    fresh = Derived(dict(derived))  # same columns, none of the codes derive kept
+    assert np.array_equal(space.transform(cols, derived), space.transform(cols, fresh), equal_nan=True)
+    assert np.array_equal(space.transform(cols, derived), space.transform(cols, dict(derived)), equal_nan=True)
+
+
+def test_a_column_under_two_names_is_factorised_once(supervised, history):
+    cols = supervised.estimator._cols(supervised._aligned(history))
+    derived = supervised.estimator.features_.derive(cols)
+    assert derived["key:importer"] is derived["importer"]
+    assert derived.codes("key:importer") is derived.codes("importer")
