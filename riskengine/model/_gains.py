@@ -44,7 +44,8 @@ class BoosterLeaves:
         self.child = np.stack([p.left, p.right], axis=1).ravel()  # child[2 * node + goes_right]
         for t, (predictor,) in enumerate(booster._predictors):
             nodes = predictor.nodes.copy()
-            nodes["value"] = np.arange(nodes.size, dtype=np.float64)  # predict() answers the leaf's index
+            # predict() answers the leaf's absolute index
+            nodes["value"] = np.arange(nodes.size, dtype=np.float64) + self.offsets[t]
             self.predictors.append(TreePredictor(nodes, predictor.binned_left_cat_bitsets,
                                                  predictor.raw_left_cat_bitsets))
             self._table(predictor.nodes, int(self.offsets[t]))
@@ -90,7 +91,6 @@ class BoosterLeaves:
             for t, predictor in enumerate(self.predictors):
                 leaf = leaves[t, start:start + block]
                 leaf[:] = predictor.predict(rows, self.known_cat_bitsets, self.f_idx_map, 1)
-                leaf += self.offsets[t]
                 out += values[leaf]
         return raw[:, 0], leaves.T
 
