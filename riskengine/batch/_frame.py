@@ -87,12 +87,18 @@ def normalise_lines(frame: pd.DataFrame) -> pd.DataFrame:
 
 def declaration_bounds(lines: pd.DataFrame) -> np.ndarray:
     """Start offsets of each declaration (id and version) in a frame whose lines of one declaration are adjacent."""
-    ids = lines["declaration_id"].to_numpy(dtype=object)
+    ids = lines["declaration_id"]
     versions = lines["version"].to_numpy(dtype="int64", na_value=1)
     if len(ids) == 0:
         return np.zeros(0, dtype=np.int64)
     change = np.ones(len(ids), dtype=bool)
-    change[1:] = (ids[1:] != ids[:-1]) | (versions[1:] != versions[:-1])
+    if isinstance(ids.array, pd.arrays.ArrowStringArray) and not ids.hasnans:  # compared in Arrow: no object copy
+        values = pa.array(ids.array)
+        change[1:] = np.asarray(pc.not_equal(values[1:], values[:-1]))
+    else:
+        values = ids.to_numpy(dtype=object)
+        change[1:] = values[1:] != values[:-1]
+    change[1:] |= versions[1:] != versions[:-1]
     return np.flatnonzero(change)
 
 

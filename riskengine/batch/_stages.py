@@ -336,18 +336,18 @@ def _assess_lines(stages: Stages, frame: pd.DataFrame) -> pd.DataFrame:
     history = history_facts(stages.snapshot.history, lines)
     facts = _facts(lines, screened, starts, history, model_scores=scores,
                    medians=getattr(stages.model, "hs_median_unit_value", None) if stages.model else None)
-    whole = {d: [f.code for f in fs if f.line is None] for d, fs in findings.items()}
-    by_line = {}
-    for d, fs in findings.items():
-        for f in fs:
-            if f.line is not None:
-                by_line.setdefault((d, f.line), []).append(f.code)
-    line_numbers = lines["line"].to_numpy(dtype="int64", na_value=0)
+    line_numbers = lines["line"].to_numpy(dtype="int64", na_value=0).tolist()
     codes = np.empty(len(lines), dtype=object)
     codes.fill(())  # no findings (the rules read list fields as tuples)
-    for d in findings:
+    for d, fs in findings.items():
+        if not fs:
+            continue
+        whole, by_line = [f.code for f in fs if f.line is None], {}
+        for f in fs:
+            if f.line is not None:
+                by_line.setdefault(f.line, []).append(f.code)
         for row in range(starts[d], starts[d] + sizes[d]):
-            codes[row] = tuple(whole.get(d, []) + by_line.get((d, line_numbers[row]), []))
+            codes[row] = tuple(whole + by_line.get(line_numbers[row], []))
     facts["findings"] = pd.Series(codes, dtype=object)
     days = lines["lodged_at"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
     rules_note: list[StageNote] = []
@@ -360,7 +360,7 @@ def _assess_lines(stages: Stages, frame: pd.DataFrame) -> pd.DataFrame:
 
     settings, salt = stages.settings, stages.snapshot.salt
     model_version = stages.model.version if stages.model is not None and scores is not None else None
-    ids = lines["declaration_id"].to_numpy(dtype=object)[starts]
+    ids = lines["declaration_id"].take(starts).to_numpy(dtype=object)
     versions = lines["version"].to_numpy(dtype="int64", na_value=1)[starts]
     eligible = np.zeros(n_decl, dtype=bool)
     if scores is not None and not rules_note:  # scores present: no model note either

@@ -184,3 +184,14 @@ def test_history_facts_of_an_empty_snapshot_are_those_counted_in_history_that_ne
     counted = history_facts(never, lines)
     assert counted["history.route_seen_before"].dtype == bool
     pd.testing.assert_frame_equal(history_facts(empty, lines), counted)
+
+
+def test_declaration_bounds_compared_in_arrow_are_those_of_the_object_comparison():
+    ids = ["a", "a", "b", "b", "b", "a", "", "", "é", "e\u0301", "e\u0301", "a", "a"]
+    versions = [1, 1, 1, 2, 2, 1, 1, 1, 1, 1, 1, None, None]
+    lines = pd.DataFrame({"declaration_id": pd.array(ids, dtype="string[pyarrow]"),
+                          "version": pd.array(versions, dtype="Int64")})
+    expected = [0, 2, 3, 5, 6, 8, 9, 11]
+    assert declaration_bounds(lines).tolist() == expected
+    assert declaration_bounds(lines.astype({"declaration_id": object})).tolist() == expected
+    assert declaration_bounds(lines.iloc[:0]).tolist() == []
