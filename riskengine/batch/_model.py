@@ -62,6 +62,16 @@ def _probe_anomaly(est, probe: np.ndarray) -> np.ndarray:
     return out
 
 
+def _worst_lines(scores: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Each declaration's highest-scoring line, the first on ties (as np.argmax online); NaN scores lose."""
+    decl = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(scores))))
+    top = np.fmax.reduceat(scores, starts)[decl]
+    at_top = np.flatnonzero((scores == top) | np.isnan(top))  # all-NaN declaration: its first line
+    first = np.ones(at_top.size, dtype=bool)
+    first[1:] = decl[at_top][1:] != decl[at_top][:-1]
+    return at_top[first]
+
+
 def score_declarations(model, lines: pd.DataFrame, starts: np.ndarray, *, top: int = 3) -> ModelResult:
     """Score the lines (canonical columns, one declaration's lines adjacent) and explain each declaration."""
     est = model.estimator
@@ -76,12 +86,7 @@ def score_declarations(model, lines: pd.DataFrame, starts: np.ndarray, *, top: i
     else:
         line_scores = full[:, -1]
     n_decl = len(starts)
-    # argmax per declaration, first line on ties (as np.argmax online)
-    decl = np.repeat(np.arange(n_decl), np.diff(np.append(starts, len(line_scores))))
-    order = np.lexsort((np.arange(len(line_scores)), -line_scores, decl))
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = decl[order][1:] != decl[order][:-1]
-    worst = order[first]
+    worst = _worst_lines(line_scores, starts)
     worst_scores = line_scores[worst]
     features: list[tuple[str, ...]] = [()] * n_decl
     explained = np.flatnonzero(worst_scores >= model.explain_min_score)  # as `score_declaration` online
