@@ -18,7 +18,7 @@ import numpy as np
 from riskengine.config import DecisionSettings
 from riskengine.decision.lanes import INSPECT_LANES, LANE_SEVERITY
 
-__all__ = ["FastDecisions", "fast_decisions"]
+__all__ = ["FastDecisions", "HitCombos", "fast_decisions"]
 
 _RANDOM_MESSAGE = _json_str("selected at random for control (compliance measurement)")
 _MODEL = '{"source":"model","score":'
@@ -57,9 +57,14 @@ def _scalar(value) -> str:
 
 
 def _finding_json(finding, lane) -> str:
-    return ('{"source":"permit","code":' + _scalar(finding.code) + ',"line":' + _scalar(finding.line)
-            + ',"permit":' + _scalar(finding.permit) + ',"message":' + _scalar(finding.message)
-            + ',"lane":' + _scalar(lane) + "}")
+    code, line, permit, message = finding.code, finding.line, finding.permit, finding.message
+    if (type(code) is str and type(message) is str and type(lane) is str and (permit is None or type(permit) is str)
+            and (line is None or type(line) is int)):  # the usual types, written without _scalar's checks
+        return (f'{{"source":"permit","code":{_json_str(code)},"line":{"null" if line is None else int.__repr__(line)}'
+                f',"permit":{"null" if permit is None else _json_str(permit)},"message":{_json_str(message)}'
+                f',"lane":{_json_str(lane)}}}')
+    return ('{"source":"permit","code":' + _scalar(code) + ',"line":' + _scalar(line) + ',"permit":' + _scalar(permit)
+            + ',"message":' + _scalar(message) + ',"lane":' + _scalar(lane) + "}")
 
 
 def _draws(salt: str, ids) -> np.ndarray:
@@ -125,67 +130,127 @@ def _lead(row_hits, hit_texts: dict) -> tuple[float, int, str]:
 _LANES = sorted(LANE_SEVERITY, key=LANE_SEVERITY.get)
 
 
+class HitCombos:
+    """The rule hits of many declarations: `combos[of[d]]` is declaration d's; `combos[0]` is no hit at all.
+
+    Declarations share a few hundred distinct sequences of hits, so what the lane takes from hits is made
+    once per sequence.
+    """
+
+    __slots__ = ("combos", "of")
+
+    def __init__(self, combos: list[tuple], of: np.ndarray) -> None:
+        self.combos, self.of = combos, of
+
+    @classmethod
+    def of_rows(cls, rows) -> "HitCombos":
+        """From each declaration's sequence of hits (equal sequences of the same hit objects shared)."""
+        index: dict[tuple, int] = {(): 0}
+        combos: list[tuple] = [()]
+        of = np.zeros(len(rows), dtype=np.int64)
+        for d, row_hits in enumerate(rows):
+            key = tuple(map(id, row_hits))  # the rows keep the hit objects alive
+            code = index.get(key)
+            if code is None:
+                code = index[key] = len(combos)
+                combos.append(tuple(row_hits))
+            of[d] = code
+        return cls(combos, of)
+
+    def __len__(self) -> int:
+        return len(self.of)
+
+    def __getitem__(self, d: int) -> tuple:
+        return self.combos[self.of[d]]
+
+
+class _FeatureJson(dict):
+    """The JSON list items of each tuple of top features, made on first sight; only tuples of text are kept:
+    a tuple equal to one of text is one of text, while (1,), (1.0,) and (True,) are equal but write differently."""
+
+    def __missing__(self, top):
+        try:
+            text = self[top] = ",".join(map(_json_str, top))  # str (and str subclasses) only
+        except TypeError:
+            text = _feature_text(top)
+        return text
+
+
+def _feature_text(top) -> str | None:
+    """The JSON list items of any top features; None when json.dumps would not write them as plain scalars."""
+    try:
+        return ",".join(map(_json_str, top))
+    except TypeError:
+        try:
+            return ",".join(map(_scalar, top))
+        except (_NotPlain, TypeError):
+            return None
+
+
 def fast_decisions(ids, scores: np.ndarray | None, features, hits, eligible: np.ndarray, *,
                    settings: DecisionSettings, model_weight: float, salt: str, findings=None) -> FastDecisions:
     """`decide(findings=findings.get(i, ()), notes=(), hits=hits[i], model=ModelOutcome(scores[i], features[i]))`
-    for the eligible rows (`findings`: a mapping of row to its permit findings, or None).
+    for the eligible rows (`hits`: a HitCombos or a sequence of each row's hits; `findings`: a mapping of row
+    to its permit findings, or None).
 
-    The reasons of permit findings and rule hits, and the most severe of their lanes, are made row by row;
-    the total, the score lane, the draw and the model reason for all rows at once.
+    The rule score, lane and reasons of hits are made once per distinct sequence of hits, those of permit
+    findings row by row; the total, the score lane, the draw and the model reason for all rows at once.
     """
     n = len(eligible)
     out = FastDecisions(n)
     if scores is None or not eligible.any():
         return out
+    if not isinstance(hits, HitCombos):
+        hits = HitCombos.of_rows(hits)
     model_scores = np.asarray(scores, dtype="float64")
     rows = np.flatnonzero(eligible & np.isfinite(model_scores))
-    finding_lanes, row_findings = settings.finding_lanes, (findings or {}).get
     hit_texts: dict[int, str] = {}  # by id: the hit objects stay alive for the whole call
-    combos: dict[tuple, tuple] = {(): (0.0, -1, "", "[" + _MODEL)}
-    feature_json: dict[tuple, str] = {}
-    m = len(rows)
-    rule_scores, worst = [0.0] * m, [-1] * m  # worst: the most severe finding or hit lane (its severity; -1: none)
-    leads, feature_texts = [""] * m, [""] * m
-    ok = np.ones(m, dtype=bool)
-    for k, i in enumerate(rows.tolist()):
-        row_hits, found = hits[i], row_findings(i)
+    size = len(hits.combos)
+    combo_score, combo_severity, combo_ok = np.zeros(size), np.full(size, -1, dtype=np.int64), np.ones(size, dtype=bool)
+    combo_text, combo_lead = [""] * size, np.empty(size, dtype=object)
+    for c, combo in enumerate(hits.combos):
         try:
-            combo = tuple(map(id, row_hits))  # the hit objects stay alive for the whole call
-            known = combos.get(combo)
-            if known is None:
-                rule_score, severity, text = _lead(row_hits, hit_texts)
-                known = combos[combo] = (rule_score, severity, text, "[" + text + "," + _MODEL)
-            if found:
-                rule_score, severity, text, _ = known
-                parts = []
+            combo_score[c], combo_severity[c], combo_text[c] = _lead(combo, hit_texts)
+        except (_NotPlain, KeyError, TypeError):
+            combo_ok[c] = False
+        combo_lead[c] = "[" + (combo_text[c] + "," if combo_text[c] else "") + _MODEL
+    of = hits.of[rows]
+    ok, rule_scores, worst, leads = combo_ok[of], combo_score[of], combo_severity[of], combo_lead[of].tolist()
+    if findings:
+        finding_lanes = settings.finding_lanes
+        position = np.full(n, -1, dtype=np.int64)
+        position[rows] = np.arange(len(rows))
+        at = position[np.fromiter(findings.keys(), dtype=np.int64, count=len(findings))].tolist()
+        ok_list, worst_list, of_list = ok.tolist(), worst.tolist(), of.tolist()
+        for found, k in zip(findings.values(), at):
+            if not found or k < 0 or not ok_list[k]:
+                continue
+            severity, parts = worst_list[k], []
+            try:
                 for finding in found:  # findings lead the reasons, as in decide
                     finding_lane = finding_lanes.get(finding.code, "red")
                     parts.append(_finding_json(finding, finding_lane))
                     if finding_lane and LANE_SEVERITY[finding_lane] > severity:
                         severity = LANE_SEVERITY[finding_lane]
-                if text:
-                    parts.append(text)
-                rule_scores[k], worst[k], leads[k] = rule_score, severity, "[" + ",".join(parts) + "," + _MODEL
-            else:
-                rule_scores[k], worst[k], _, leads[k] = known
-            top = features[i]
-            text = feature_json.get(top) if type(top) is tuple else None
-            if text is None:
-                try:
-                    text = ",".join(map(_json_str, top))  # str (and str subclasses) only
-                    if type(top) is tuple:  # a tuple equal to one of text is one of text
-                        feature_json[top] = text
-                except TypeError:
-                    text = ",".join(map(_scalar, top))
-            feature_texts[k] = text
-        except (_NotPlain, KeyError, TypeError):
-            ok[k] = False
-    rule_scores, worst = np.array(rule_scores, dtype="float64"), np.array(worst, dtype=np.int64)
-    rows, rule_scores, worst = rows[ok], rule_scores[ok], worst[ok]
-    keep = np.flatnonzero(ok).tolist()
-    leads, feature_texts = [leads[k] for k in keep], [feature_texts[k] for k in keep]
+            except (_NotPlain, KeyError, TypeError):
+                ok_list[k] = False
+                continue
+            text = combo_text[of_list[k]]
+            if text:
+                parts.append(text)
+            worst_list[k], leads[k] = severity, "[" + ",".join(parts) + "," + _MODEL
+        ok, worst = np.array(ok_list, dtype=bool), np.array(worst_list, dtype=np.int64)
+    feature_json = _FeatureJson()
+    tops = features if len(rows) == len(features) else [features[i] for i in rows.tolist()]
+    feature_texts = [feature_json[top] if type(top) is tuple else _feature_text(top) for top in tops]
+    ok &= np.array([text is not None for text in feature_texts], dtype=bool)
+    if not ok.all():
+        rows, rule_scores, worst = rows[ok], rule_scores[ok], worst[ok]
+        keep = np.flatnonzero(ok).tolist()
+        leads, feature_texts = [leads[k] for k in keep], [feature_texts[k] for k in keep]
     model_part = model_scores[rows]
-    summed = rule_scores + model_part * model_weight
+    with np.errstate(over="ignore"):  # Python's float arithmetic overflows to inf silently
+        summed = rule_scores + model_part * model_weight
     summed = np.where(summed > 0.0, summed, 0.0)  # max(0.0, x) and min(100.0, x), NaN included, as Python's
     total = _rounded(np.where(summed < 100.0, summed, 100.0), 2)
     severity = np.select([total >= settings.red_threshold, total >= settings.yellow_threshold,

@@ -26,7 +26,7 @@ from riskengine.rulelang import FIELDS, RuleHit, RuleSet, evaluate_frame, normal
 
 from ._frame import declaration_bounds, normalise_lines
 from ._history import history_facts
-from ._lanes import fast_decisions
+from ._lanes import HitCombos, fast_decisions
 from ._model import score_declarations
 from ._permits import permit_findings
 from ._snapshot import StoreSnapshot
@@ -242,55 +242,78 @@ def _active_groups(ruleset: RuleSet, days: np.ndarray) -> dict[tuple, np.ndarray
 
 
 def _rule_hits(ruleset: RuleSet, facts: pd.DataFrame, days: np.ndarray, decl: np.ndarray,
-               n_decl: int) -> list[list[RuleHit]]:
+               n_decl: int) -> HitCombos:
     """Every declaration's hits in line order, then rule order (the online evaluator's order).
 
     A message is rendered once per rule and distinct values of the fields it names (`render_message`
     reads only those keys of the normalised fact, and each key's normalised value depends on its raw
-    value alone), and equal hits share one RuleHit.
+    value alone); equal hits share one RuleHit, and declarations with equal sequences of hits one tuple.
     """
     rule_index = {rule.id: i for i, rule in enumerate(ruleset.rules)}
     frames = []
     groups = _active_groups(ruleset, days)
     for (_, on), positions in groups.items():
         part = facts if len(groups) == 1 else facts.iloc[positions]
-        hits = evaluate_frame(ruleset, part, on=on)
-        frames.append(hits)
-    out: list[list[RuleHit]] = [[] for _ in range(n_decl)]
+        frames.append(evaluate_frame(ruleset, part, on=on))
     hits = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["row", "rule_id"])
     if hits.empty:
-        return out
+        return HitCombos([()], np.zeros(n_decl, dtype=np.int64))
     rule_codes, rule_ids = pd.factorize(hits["rule_id"])
     rank = np.array([rule_index[r] for r in rule_ids], dtype=np.int64)[rule_codes]
-    hits = pd.DataFrame({"row": hits["row"].to_numpy(), "rank": rank}).sort_values(["row", "rank"], kind="stable")
-    line_numbers = facts["item.line"].to_numpy(dtype="float64").tolist()
-    placeholders: dict[int, list[str]] = {}
-    columns: dict[str, np.ndarray] = {}
-    messages: dict[tuple, str] = {}
-    made: dict[tuple, RuleHit] = {}
-    decls = decl.tolist()
-    for row, rank in zip(hits["row"].tolist(), hits["rank"].tolist()):
-        rule = ruleset.rules[rank]
+    row = hits["row"].to_numpy(dtype=np.int64)  # the facts frame has a RangeIndex: labels are positions
+    order = np.lexsort((rank, row))
+    row, rank = row[order], rank[order]
+    # each hit's message, as an index into `texts`: a rule's title, or a rendered message
+    texts = [rule.title for rule in ruleset.rules]
+    message = rank.copy()
+    for r in np.unique(rank).tolist():
+        rule = ruleset.rules[r]
         if rule.message:
-            if rank not in placeholders:
-                placeholders[rank] = [n for n in rule.message_fields if n in FIELDS]
-                for name in placeholders[rank]:
-                    if name not in columns:
-                        columns[name] = facts[name].to_numpy()
-            fact = normalise_fact({name: columns[name][row] for name in placeholders[rank]})
-            key = (rank, *(tuple(fact[n]) if isinstance(fact[n], list) else fact[n] for n in placeholders[rank]))
-            message = messages.get(key)
-            if message is None:
-                message = messages[key] = rule.render_message(fact)
-        else:
-            message = rule.title
-        line = line_numbers[row]  # the facts frame has a RangeIndex: labels are positions
-        line = None if line != line else int(line)
-        hit = made.get((rank, line, message))
-        if hit is None:
-            hit = made[(rank, line, message)] = RuleHit(rule.id, rule.version, line, rule.title, message, rule.lane,
-                                                        rule.score, rule.confidential)
-        out[decls[row]].append(hit)
+            message[rank == r] = _messages(rule, facts, row[rank == r], texts)
+    line = facts["item.line"].to_numpy(dtype="float64")[row]
+    line_codes, line_values = pd.factorize(line, use_na_sentinel=True)  # NaN: -1
+    pair_codes, _ = pd.factorize(rank * (len(line_values) + 1) + line_codes + 1)
+    hit_codes, _ = pd.factorize(pair_codes.astype(np.int64) * len(texts) + message)
+    _, first = np.unique(hit_codes, return_index=True)  # codes count up from 0 in order of first sight
+    made = []
+    for k in first.tolist():
+        rule, number = ruleset.rules[rank[k]], line[k]
+        made.append(RuleHit(rule.id, rule.version, None if number != number else int(number), rule.title,
+                            texts[message[k]], rule.lane, rule.score, rule.confidential))
+    # each declaration's hits are a run of the sorted hits: equal runs, equal sequences
+    hit_decl = decl[row]
+    bounds = np.flatnonzero(hit_decl[1:] != hit_decl[:-1]) + 1
+    run_starts, run_ends = np.append(0, bounds) * 8, np.append(bounds, len(row)) * 8
+    raw = hit_codes.astype(np.int64).tobytes()
+    index: dict[bytes, int] = {}
+    combos: list[tuple] = [()]
+    run_combo = []
+    for a, b in zip(run_starts.tolist(), run_ends.tolist()):
+        key = raw[a:b]
+        code = index.get(key)
+        if code is None:
+            code = index[key] = len(combos)
+            combos.append(tuple(made[c] for c in hit_codes[a // 8: b // 8].tolist()))
+        run_combo.append(code)
+    of = np.zeros(n_decl, dtype=np.int64)
+    of[hit_decl[run_starts // 8]] = run_combo
+    return HitCombos(combos, of)
+
+
+def _messages(rule, facts: pd.DataFrame, rows: np.ndarray, texts: list[str]) -> list[int]:
+    """The rendered message of a rule at each of its hit rows, as indices into `texts` (extended as needed)."""
+    names = [n for n in rule.message_fields if n in FIELDS]
+    columns = [facts[name].to_numpy()[rows] for name in names]
+    known: dict[tuple, int] = {}
+    out = []
+    for values in zip(*columns) if names else ((),) * len(rows):
+        fact = normalise_fact(dict(zip(names, values)))
+        key = tuple(tuple(fact[n]) if isinstance(fact[n], list) else fact[n] for n in names)
+        at = known.get(key)
+        if at is None:
+            at = known[key] = len(texts)
+            texts.append(rule.render_message(fact))
+        out.append(at)
     return out
 
 
@@ -355,7 +378,7 @@ def _assess_lines(stages: Stages, frame: pd.DataFrame) -> pd.DataFrame:
         hits = _rule_hits(stages.ruleset, facts, days, decl, n_decl)
     except Exception as exc:
         log.exception("rule evaluation failed")
-        hits = [[] for _ in range(n_decl)]
+        hits = HitCombos([()], np.zeros(n_decl, dtype=np.int64))
         rules_note = [StageNote("RULES_FAILED", f"rule evaluation failed ({type(exc).__name__}); not released", "yellow")]
 
     settings, salt = stages.settings, stages.snapshot.salt

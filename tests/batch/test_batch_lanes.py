@@ -38,8 +38,12 @@ def _cases(draw):
     column = lambda strategy: draw(st.lists(strategy, min_size=n, max_size=n))  # noqa: E731
     ids = np.array(column(st.text(min_size=1, max_size=12)), dtype=object)
     scores = np.array(column(_score), dtype="float64")
-    features = column(st.lists(_text, max_size=3).map(tuple))
+    # mostly text; numbers that compare equal but write differently; NaN, which json would not write plainly
+    features = column(st.lists(st.one_of(_text, _text, _text, st.sampled_from([1, 1.0, True, 0, False, float("nan")])),
+                               max_size=3).map(tuple))
     hits = column(st.lists(_hit, max_size=4))
+    shared = column(st.integers(0, n - 1))  # declarations sharing one list of hit objects, as batch rules give them
+    hits = [hits[j] if draw(st.booleans()) else row for row, j in zip(hits, shared)]
     eligible = np.array(column(st.booleans()))
     findings = {i: f for i, f in enumerate(column(st.lists(_finding, max_size=3))) if f or draw(st.booleans())}
     weight = draw(st.sampled_from([100.0, 50.0, 1.0, 0.0, 33.3]))
@@ -54,7 +58,8 @@ def test_fast_path_equals_decide_and_its_json_on_generated_declarations(case, sa
                           findings=findings)
     for i in range(len(ids)):
         if not fast.done[i]:
-            assert not eligible[i] or not np.isfinite(scores[i]) or any(h.score != h.score for h in hits[i])
+            assert (not eligible[i] or not np.isfinite(scores[i]) or any(h.score != h.score for h in hits[i])
+                    or any(f != f for f in features[i]))
             continue
         assert eligible[i]
         outcome = decide(declaration_id=ids[i], findings=findings.get(i, ()), hits=hits[i],
