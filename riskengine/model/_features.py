@@ -129,7 +129,7 @@ def columns_from_frame(frame: pd.DataFrame, passthrough: Iterable[str] = ()) -> 
     else:
         cols["lodged_ns"] = np.full(n, np.nan)
     permits = frame["permits"].astype("string").fillna("") if "permits" in frame.columns else pd.Series([""] * n)
-    index, uniques = pd.factorize(permits.to_numpy(dtype=object))  # most lines cite nothing: count each text once
+    index, uniques = pd.factorize(permits)  # most lines cite nothing: count each text once
     counts = np.array([float(len([p for p in str(v).split(";") if p])) for v in uniques] + [0.0], dtype=np.float64)
     cols["n_permits"] = counts[index]
     return cols
