@@ -231,8 +231,8 @@ def _transit_tokens(value: Any) -> bool:
 
 def _each(col: pd.Series, predicate) -> np.ndarray:
     """predicate(value) per row, once per distinct value (missing values are passed as None)."""
-    codes, uniques = pd.factorize(col.astype(object), use_na_sentinel=True)
-    table = np.array([bool(predicate(u)) for u in uniques] + [bool(predicate(None))], dtype=bool)
+    codes, uniques = pd.factorize(col, use_na_sentinel=True)  # as stored: Arrow text needs no object copy
+    table = np.array([bool(predicate(u)) for u in uniques.tolist()] + [bool(predicate(None))], dtype=bool)
     return table[codes]
 
 

@@ -91,13 +91,14 @@ class _Head:
 class _Probe:
     """What the checks say of one distinct line (without its number, quantity and permit numbers)."""
 
-    __slots__ = ("head", "ctx", "before", "after", "suspended")
+    __slots__ = ("head", "ctx", "before", "after", "suspended", "quota_years")
 
     def __init__(self, head: _Head, ctx: LineContext, reference) -> None:
         self.head, self.ctx = head, ctx
         self.before = check_line(ctx, reference)
         self.after = check_document_types(head, ctx, set()) + check_import_permit(head, ctx, set())
         self.suspended: dict = {}  # by lodging day: check_suspensions' findings
+        self.quota_years: dict = {}  # by lodging year: whether a quota is to be counted
 
 
 def _relined(findings: list[Finding], line: int) -> list[Finding]:
@@ -154,13 +155,19 @@ def _fast_findings(screen, registry, records: pd.DataFrame, heads: np.ndarray, d
                 ctx = LineContext(item=_Item(None, hs, taxon, origin, unit, None, cites, refs[:1]), taxon=info,
                                   appendix=appendix, hs_sensitive=sensitive, hs_presumed=presumed)
                 probe = probes[key] = _Probe(_Head(direction, export), ctx, checked)
-            found += _relined(probe.before, line)
+            if probe.before:
+                found += _relined(probe.before, line)
             if info is not None:
                 suspended = probe.suspended.get(on)
                 if suspended is None:
                     suspended = probe.suspended[on] = check_suspensions(probe.head, probe.ctx, checked, on)
-                found += _relined(suspended, line)
-                if direction != "transit" and checked.quotas(info, origin or export, on.year, term=term, source=source):
+                if suspended:
+                    found += _relined(suspended, line)
+                counted = probe.quota_years.get(on.year)
+                if counted is None:
+                    counted = probe.quota_years[on.year] = direction != "transit" and bool(
+                        checked.quotas(info, origin or export, on.year, term=term, source=source))
+                if counted:
                     ctx = probe.ctx
                     item = _Item(line, hs, taxon, origin, unit, float(quantity), ctx.item.cites, refs)
                     found += check_quotas(probe.head, LineContext(item, info, appendix, sensitive, presumed), checked,
@@ -168,8 +175,10 @@ def _fast_findings(screen, registry, records: pd.DataFrame, heads: np.ndarray, d
         except Exception:  # check_declaration raises it again, and notes it
             fast[d] = False
             continue
-        found += [unknown_permit(line, ref) for ref in refs]
-        found += _relined(probe.after, line)
+        for ref in refs:
+            found.append(unknown_permit(line, ref))
+        if probe.after:
+            found += _relined(probe.after, line)
     return {d: found for d, found in out.items() if fast[d]}
 
 
