@@ -121,7 +121,7 @@ def _attr(screened: dict, name: str) -> pd.Series:
 def _permit_numbers(permits: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """The permit numbers of each line's ';'-joined `country:number` tokens, split once per distinct text
     (as tuples, shared between equal texts: the rules read list fields as tuples), and how many there are."""
-    codes, uniques = pd.factorize(permits.astype(object))
+    codes, uniques = _factorize(permits)
     table = np.empty(len(uniques) + 1, dtype=object)
     for k, text in enumerate(uniques):  # element by element: numpy would read equal-length tuples as a 2-d array
         table[k] = tuple(t.partition(":")[2] for t in text.split(";") if t) if text else ()
@@ -154,8 +154,8 @@ def _facts(lines: pd.DataFrame, screened: dict, starts: np.ndarray, history: pd.
     else:
         def prefix(k: int) -> pd.Series:
             return hs.str.slice(0, k)
-    if medians:
-        median = prefix(6).map(medians).to_numpy(dtype="float64", na_value=np.nan)
+    if medians:  # looked up once per distinct code (a missing code has no median)
+        median = np.array([medians.get(u[:6], np.nan) for u in hs_uniques] + [np.nan], dtype="float64")[hs_codes]
         with np.errstate(all="ignore"):
             ratio = np.where(~np.isnan(unit_value) & ~np.isnan(median) & (median != 0), unit_value / median, np.nan)
     else:
@@ -210,9 +210,8 @@ def _facts(lines: pd.DataFrame, screened: dict, starts: np.ndarray, history: pd.
         "item.permit_numbers": numbers,
         "item.permit_count": counts,
         "model_score": np.full(n, np.nan) if model_scores is None else model_scores[decl],
+        **{name: history[name].to_numpy() for name in history.columns},
     })
-    for name in history.columns:
-        facts[name] = history[name].to_numpy()
     return facts
 
 
