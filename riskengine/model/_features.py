@@ -158,11 +158,14 @@ def _join(d: Derived, parts: tuple[str, ...]) -> tuple[np.ndarray, tuple[np.ndar
         out[:] = ["|".join(t) for t in zip(*(d[p] for p in parts))]
         return out, None
     # many rows share a combination: join the strings of each distinct combination once
-    index = np.zeros(n, dtype=np.int64)
+    index = None
     columns = []
     for part in parts:
         codes, uniques = d.codes(part)
-        index, distinct = pd.factorize(index * (uniques.size + 1) + codes)  # compact again: no overflow
+        if index is None:
+            index = codes  # already numbers the first part's values from 0
+        else:
+            index, distinct = pd.factorize(index * (uniques.size + 1) + codes)  # compact again: no overflow
         columns.append((codes, uniques))
     first = np.empty(distinct.size, dtype=np.int64)
     first[index] = np.arange(n)  # some row of each distinct combination (all its rows have the same parts)
@@ -172,14 +175,16 @@ def _join(d: Derived, parts: tuple[str, ...]) -> tuple[np.ndarray, tuple[np.ndar
     return out, (index, joined)
 
 
-def _prefix(keys: np.ndarray, width: int) -> np.ndarray:
+def _prefix(d: Derived, name: str, width: int) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    """The first ``width`` characters of each key, and codes for them when factorised on the way."""
+    keys = d[name]
     if keys.size < _FACTORIZE_FROM:
-        return np.array([h[:width] if h != NA_KEY else NA_KEY for h in keys], dtype=object)
-    index, uniques = pd.factorize(keys)
+        return np.array([h[:width] if h != NA_KEY else NA_KEY for h in keys], dtype=object), None
+    index, uniques = d.codes(name)
     cut = np.array([h[:width] if h != NA_KEY else NA_KEY for h in uniques], dtype=object)
     out = np.empty(keys.size, dtype=object)
     out[:] = cut[index]
-    return out
+    return out, (index, cut)  # codes of the full keys: a prefix may repeat in `cut`; look-ups go by value
 
 
 class Derived(dict):
@@ -200,16 +205,18 @@ class Derived(dict):
         return self._codes[name]
 
     def set_codes(self, name: str, codes: tuple[np.ndarray, np.ndarray] | None) -> None:
+        """Codes already known for column ``name`` (their uniques may repeat a value)."""
         if codes is not None:
             self._codes[name] = codes
+            self._codes_of[id(self[name])] = (self[name], codes)
 
 
 def _derive(cols: dict[str, np.ndarray]) -> Derived:
     """Keys and plain numbers every feature is computed from."""
     d = Derived(cols)
-    hs = cols["hs_code"]
     for width in (6, 4, 2):
-        d[f"hs{width}"] = _prefix(hs, width)
+        d[f"hs{width}"], codes = _prefix(d, "hs_code", width)
+        d.set_codes(f"hs{width}", codes)
     d["importer"] = np.where(cols["importer_id"] != NA_KEY, cols["importer_id"], cols["importer_name"])
     d["exporter"] = np.where(cols["exporter_id"] != NA_KEY, cols["exporter_id"], cols["exporter_name"])
     with np.errstate(invalid="ignore", divide="ignore"):
