@@ -7,6 +7,7 @@ declaration's `lodged_at`, so a replay months later finds the same.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
@@ -88,7 +89,10 @@ _LEGAL_FORMS = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=65_536)
 def _normalise_party(name: str) -> str:
+    # A registry names few parties many times: a batch of 20,000 lines citing registered permits
+    # spent a quarter of its permit checks normalising the same names again.
     text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower().replace(".", "")
     text = re.sub(r"[^\w\s]", " ", text)
     text = _LEGAL_FORMS.sub(" ", text)
