@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
+from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
 __all__ = ["BoosterLeaves", "booster_leaves"]
 
@@ -86,11 +87,14 @@ class BoosterLeaves:
         raw = np.zeros((n, 1), dtype=np.float64, order="F")
         raw += self.baseline
         values = self.packed.leaf_value
+        # as scikit-learn's predict: every core unless a threadpool limit says otherwise (batch
+        # workers limit themselves to one thread, since they already fill the cores)
+        threads = _openmp_effective_n_threads()
         for start in range(0, n, block):
             rows, out = X[start:start + block], raw[start:start + block, 0]
             for t, predictor in enumerate(self.predictors):
                 leaf = leaves[t, start:start + block]
-                leaf[:] = predictor.predict(rows, self.known_cat_bitsets, self.f_idx_map, 1)
+                leaf[:] = predictor.predict(rows, self.known_cat_bitsets, self.f_idx_map, threads)
                 out += values[leaf]
         return raw[:, 0], leaves.T
 
