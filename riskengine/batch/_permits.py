@@ -131,12 +131,13 @@ def _fast_findings(screen, registry, records: pd.DataFrame, heads: np.ndarray, d
     hs_of = [screen.hs(h) for h in hs_texts]
     probes: dict[tuple, _Probe] = {}
     out: dict[int, list[Finding]] = {}
+    still = fast.tolist()  # read per line: a list reads faster than the array
     for d, line, hs, taxon, origin, unit, quantity, term, purpose, source, p_code, h_code in zip(
             decl_of_row[rows].tolist(), column(take, "line"), column(take, "hs_code"), column(take, "taxon"),
             column(take, "country_of_origin"), column(take, "unit"), column(take, "quantity"), column(take, "term"),
             column(take, "purpose"), column(take, "source"), permits_codes.tolist(), hs_codes.tolist()):
         found = out.setdefault(d, [])
-        if not fast[d]:
+        if not still[d]:
             continue
         direction, export, on = directions[d], exports[d], dates[d]
         info, appendix = screen.taxon(taxon, origin or export)
@@ -144,7 +145,7 @@ def _fast_findings(screen, registry, records: pd.DataFrame, heads: np.ndarray, d
         if not (appendix is not None or refs or (presumed and not taxon)):
             continue  # not CITES-relevant: check_declaration skips it too
         if registered[p_code]:
-            fast[d] = False
+            still[d] = False
             continue
         line = int(line)
         key = (taxon, hs, unit, term, purpose, source, bool(refs), direction, origin, export)
@@ -173,13 +174,14 @@ def _fast_findings(screen, registry, records: pd.DataFrame, heads: np.ndarray, d
                     found += check_quotas(probe.head, LineContext(item, info, appendix, sensitive, presumed), checked,
                                           on, quota_used)
         except Exception:  # check_declaration raises it again, and notes it
-            fast[d] = False
+            still[d] = False
             continue
         for ref in refs:
             found.append(unknown_permit(line, ref))
         if probe.after:
             found += _relined(probe.after, line)
-    return {d: found for d, found in out.items() if fast[d]}
+    fast[:] = still
+    return {d: found for d, found in out.items() if still[d]}
 
 
 def permit_findings(stages, screen, lines: pd.DataFrame, starts: np.ndarray, relevant_decl: np.ndarray) -> tuple[dict[int, list[Finding]], dict[int, list[StageNote]], dict[int, str]]:

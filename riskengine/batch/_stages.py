@@ -360,14 +360,21 @@ def _assess_lines(stages: Stages, frame: pd.DataFrame) -> pd.DataFrame:
     line_numbers = lines["line"].to_numpy(dtype="int64", na_value=0).tolist()
     codes = np.empty(len(lines), dtype=object)
     codes.fill(())  # no findings (the rules read list fields as tuples)
+    first_rows, counts = starts.tolist(), sizes.tolist()
     for d, fs in findings.items():
         if not fs:
             continue
-        whole, by_line = [f.code for f in fs if f.line is None], {}
+        whole = [f.code for f in fs if f.line is None]
+        start = first_rows[d]
+        if counts[d] == 1:  # most declarations: one line, whose findings are those of its number
+            line = line_numbers[start]
+            codes[start] = tuple(whole + [f.code for f in fs if f.line is not None and f.line == line])
+            continue
+        by_line: dict = {}
         for f in fs:
             if f.line is not None:
                 by_line.setdefault(f.line, []).append(f.code)
-        for row in range(starts[d], starts[d] + sizes[d]):
+        for row in range(start, start + counts[d]):
             codes[row] = tuple(whole + by_line.get(line_numbers[row], []))
     facts["findings"] = pd.Series(codes, dtype=object)
     days = lines["lodged_at"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
