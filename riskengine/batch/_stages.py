@@ -23,7 +23,8 @@ import pyarrow as pa
 from riskengine.config import Settings
 from riskengine.decision.lanes import ModelOutcome, StageNote, decide
 from riskengine.permits.checks import LineContext
-from riskengine.rulelang import FIELDS, RuleHit, RuleSet, evaluate_frame, normalise_fact
+from riskengine.rulelang import FIELDS, RuleHit, RuleSet, normalise_fact
+from riskengine.rulelang._batch import rule_hit_rows  # hit positions alone: no hit frame to build
 
 from ._frame import declaration_bounds, normalise_lines
 from ._history import history_facts
@@ -248,17 +249,17 @@ def _rule_hits(ruleset: RuleSet, facts: pd.DataFrame, days: np.ndarray, decl: np
     value alone); equal hits share one RuleHit, and declarations with equal sequences of hits one tuple.
     """
     rule_index = {rule.id: i for i, rule in enumerate(ruleset.rules)}
-    frames = []
+    rows, ranks = [], []
     groups = _active_groups(ruleset, days)
     for (_, on), positions in groups.items():
         part = facts if len(groups) == 1 else facts.iloc[positions]
-        frames.append(evaluate_frame(ruleset, part, on=on))
-    hits = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["row", "rule_id"])
-    if hits.empty:
+        labels = part.index.to_numpy()  # the facts frame has a RangeIndex: labels are positions
+        for rule, hit_rows in rule_hit_rows(ruleset, part, on=on):
+            rows.append(labels[hit_rows])
+            ranks.append(np.full(len(hit_rows), rule_index[rule.id], dtype=np.int64))
+    if not rows or not sum(map(len, rows)):
         return HitCombos([()], np.zeros(n_decl, dtype=np.int64))
-    rule_codes, rule_ids = pd.factorize(hits["rule_id"])
-    rank = np.array([rule_index[r] for r in rule_ids], dtype=np.int64)[rule_codes]
-    row = hits["row"].to_numpy(dtype=np.int64)  # the facts frame has a RangeIndex: labels are positions
+    row, rank = np.concatenate(rows).astype(np.int64), np.concatenate(ranks)
     order = np.lexsort((rank, row))
     row, rank = row[order], rank[order]
     # each hit's message, as an index into `texts`: a rule's title, or a rendered message

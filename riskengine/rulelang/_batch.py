@@ -19,9 +19,9 @@ from ._fields import FIELDS, normalise_value
 from ._python import COMPARE, str_predicate
 
 if TYPE_CHECKING:
-    from ._model import RuleSet
+    from ._model import Rule, RuleSet
 
-__all__ = ["evaluate_frame", "FrameColumns"]
+__all__ = ["evaluate_frame", "FrameColumns", "rule_hit_rows"]
 
 HIT_COLUMNS = ["row", "line", "rule_id", "rule_version", "lane", "score"]
 
@@ -196,15 +196,14 @@ def _line_numbers(cols: FrameColumns, positions: np.ndarray) -> np.ndarray:
     return out
 
 
-def evaluate_frame(ruleset: "RuleSet", frame: pd.DataFrame, *, on: date | None = None) -> pd.DataFrame:
-    """Every hit of every active rule on a frame of declaration lines, one row per hit.
+def rule_hit_rows(ruleset: "RuleSet", frame: pd.DataFrame, *, on: date | None = None) -> list[tuple["Rule", np.ndarray]]:
+    """Each rule active on `on` (in rule-set order) with the positions of the frame's rows it hits."""
+    return _hit_rows(ruleset, FrameColumns(frame), on or date.today())
 
-    Columns of the frame are the fact keys; list columns hold Python lists or ';'-joined text.
-    Returns columns row (the frame's index label), line, rule_id, rule_version, lane, score.
-    """
-    on = on or date.today()
-    cols, memo = FrameColumns(frame), {}
-    rows, rules = [], []
+
+def _hit_rows(ruleset: "RuleSet", cols: FrameColumns, on: date) -> list[tuple["Rule", np.ndarray]]:
+    memo: dict = {}
+    out = []
     for rule in ruleset.rules:
         if not rule.is_active(on):
             continue
@@ -215,12 +214,22 @@ def evaluate_frame(ruleset: "RuleSet", frame: pd.DataFrame, *, on: date | None =
         if rule.scope.offices:
             offices = frozenset(rule.scope.offices)
             mask = mask & cols.test("declaration.customs_office", lambda u: u in offices)
-        hit_rows = np.flatnonzero(mask)
-        rows.append(hit_rows)
-        rules.append((rule, len(hit_rows)))
-    if not rows:
+        out.append((rule, np.flatnonzero(mask)))
+    return out
+
+
+def evaluate_frame(ruleset: "RuleSet", frame: pd.DataFrame, *, on: date | None = None) -> pd.DataFrame:
+    """Every hit of every active rule on a frame of declaration lines, one row per hit.
+
+    Columns of the frame are the fact keys; list columns hold Python lists or ';'-joined text.
+    Returns columns row (the frame's index label), line, rule_id, rule_version, lane, score.
+    """
+    cols = FrameColumns(frame)
+    pairs = _hit_rows(ruleset, cols, on or date.today())
+    if not pairs:
         return pd.DataFrame(columns=HIT_COLUMNS)
-    positions = np.concatenate(rows)
+    positions = np.concatenate([rows for _, rows in pairs])
+    rules = [(rule, len(rows)) for rule, rows in pairs]
     repeat = [count for _, count in rules]
     out = pd.DataFrame({
         "row": frame.index.to_numpy()[positions],
