@@ -21,3 +21,18 @@ def test_a_column_under_two_names_is_factorised_once(supervised, history):
     derived = supervised.estimator.features_.derive(cols)
     assert derived["key:importer"] is derived["importer"]
     assert derived.codes("key:importer") is derived.codes("importer")
+
+
+def test_arrow_text_keys_are_those_pandas_cleans_from_the_same_values():
+    import pandas as pd
+    import pyarrow as pa
+
+    from riskengine.model._features import NA_KEY, _frame_keys
+
+    values = ["IMP-1", " IMP-1 ", "", "   ", None, "\u3000IMP-2\xa0", "imp-1", "IMP-1", None, "\tX\n"]
+    arrow = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([values[:4], values[4:]], type=pa.large_string())))
+    assert isinstance(arrow.array, pd.arrays.ArrowStringArray)  # the Arrow path, two chunks
+    plain = pd.Series(values, dtype=object)  # pandas' own astype, factorize and str.strip
+    keys = _frame_keys(arrow)
+    assert keys.dtype == object and keys.tolist() == _frame_keys(plain).tolist()
+    assert keys.tolist()[:5] == ["IMP-1", "IMP-1", NA_KEY, NA_KEY, NA_KEY]
