@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from riskengine.decision.lanes import StageNote
+from riskengine.reference.loader import Reference
 from riskengine.permits.checks import (Finding, LineContext, check_declaration, check_document_types,
                                        check_import_permit, check_line, check_quotas, check_suspensions,
                                        unknown_permit)
@@ -36,6 +37,10 @@ class ChunkReference:
         self._reference = reference
         self.convert, self.lookup = reference.convert, reference.lookup
         self._answers: dict[tuple, Any] = {}
+        controls = getattr(reference, "controls", None)  # Reference.suspensions asks its controls alone
+        # with none recorded, check_suspensions finds nothing on any day: the per-day question is skipped
+        self.suspends_nothing = controls is not None and type(reference).suspensions is Reference.suspensions \
+            and controls.counts()["suspensions"] == 0
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._reference, name)
@@ -91,7 +96,7 @@ class _Head:
 class _Probe:
     """What the checks say of one distinct line (without its number, quantity and permit numbers)."""
 
-    __slots__ = ("head", "ctx", "before", "after", "suspended", "quota_years")
+    __slots__ = ("head", "ctx", "before", "after", "suspended", "quota_years", "lined")
 
     def __init__(self, head: _Head, ctx: LineContext, reference) -> None:
         self.head, self.ctx = head, ctx
@@ -99,6 +104,7 @@ class _Probe:
         self.after = check_document_types(head, ctx, set()) + check_import_permit(head, ctx, set())
         self.suspended: dict = {}  # by lodging day: check_suspensions' findings
         self.quota_years: dict = {}  # by lodging year: whether a quota is to be counted
+        self.lined: dict = {}  # by line number: `before` and `after` relined (findings are immutable, so shared)
 
 
 def _relined(findings: list[Finding], line: int) -> list[Finding]:
@@ -110,78 +116,120 @@ def _refs(text: str | None) -> list[PermitRefView]:
         if text else []
 
 
+def _codes(col: pd.Series) -> tuple[np.ndarray, list]:
+    """Codes of a column factorised as stored, and each code's value (the last one, code -1, is None: missing)."""
+    codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    return codes.astype(np.int64), [*uniques.tolist(), None]
+
+
+def _paired(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """One code per distinct pair of codes (each from -1 up)."""
+    return pd.factorize((a + 1) * (int(b.max(initial=-1)) + 2) + (b + 1))[0].astype(np.int64)
+
+
 def _fast_findings(screen, registry, records: pd.DataFrame, heads: np.ndarray, decl_of_row: np.ndarray,
                    fast: np.ndarray, *, checked: ChunkReference, quota_used) -> dict[int, list[Finding]]:
     """Findings of the declarations `fast` marks (k: the declaration whose first line is records' row heads[k]);
     clears `fast` for those that need `check_declaration` after all (a registered permit cited, a check
-    that raised)."""
+    that raised).
+
+    The lines' distinct probes (what `_Probe` reads: taxon, HS code, unit, CITES codes, whether a permit is
+    cited, direction and countries) are numbered column-wise; the loop over lines reads a probe number."""
     rows = np.flatnonzero(fast[decl_of_row])
     take = records.iloc[rows]
-
-    def column(frame: pd.DataFrame, name: str) -> list:
-        return frame[name].to_numpy(dtype=object, na_value=None).tolist()
-
+    decls = decl_of_row[rows]
     head = records.iloc[heads]  # what the declaration says is its first line's (declaration_view)
-    directions, exports = column(head, "direction"), column(head, "country_of_export")
     dates = head["lodged_at"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").tolist()
     permits_codes, permits_texts = pd.factorize(take["permits"].astype(object))
     refs_of = [_refs(t) for t in permits_texts]
     registered = [any((r.issuing_country, r.number) in registry for r in refs) for refs in refs_of]
-    hs_codes, hs_texts = pd.factorize(take["hs_code"].astype(object))
-    hs_of = [screen.hs(h) for h in hs_texts]
-    probes: dict[tuple, _Probe] = {}
+    cited = np.array([bool(refs) for refs in refs_of], dtype=np.int64)[permits_codes]
+    columns = {name: _codes(take[name]) for name in ("taxon", "hs_code", "unit", "term", "purpose", "source",
+                                                     "country_of_origin")}
+    columns.update({name: (codes[decls], values) for name, (codes, values) in
+                    ((name, _codes(head[name])) for name in ("direction", "country_of_export"))})
+    probe_codes = cited
+    for codes, _ in columns.values():
+        probe_codes = _paired(probe_codes, codes)
+    _, first = np.unique(probe_codes, return_index=True)  # probe numbers count up from 0 in order of first sight
+    values = {name: [v[c] for c in codes[first].tolist()] for name, (codes, v) in columns.items()}
+    probe_of: list = [None] * len(first)  # a _Probe, False (not CITES-relevant) or an exception raised making it
+    unknown: dict[tuple, list[Finding]] = {}  # by (permits text, line number): one per cited permit, shared
+    suspensions = not checked.suspends_nothing
     out: dict[int, list[Finding]] = {}
     still = fast.tolist()  # read per line: a list reads faster than the array
-    for d, line, hs, taxon, origin, unit, quantity, term, purpose, source, p_code, h_code in zip(
-            decl_of_row[rows].tolist(), column(take, "line"), column(take, "hs_code"), column(take, "taxon"),
-            column(take, "country_of_origin"), column(take, "unit"), column(take, "quantity"), column(take, "term"),
-            column(take, "purpose"), column(take, "source"), permits_codes.tolist(), hs_codes.tolist()):
+    for d, line, quantity, p_code, k in zip(
+            decls.tolist(), take["line"].to_numpy(dtype=object, na_value=None).tolist(),
+            take["quantity"].to_numpy(dtype=object, na_value=None).tolist(), permits_codes.tolist(),
+            probe_codes.tolist()):
         found = out.setdefault(d, [])
         if not still[d]:
             continue
-        direction, export, on = directions[d], exports[d], dates[d]
-        info, appendix = screen.taxon(taxon, origin or export)
-        refs, (sensitive, presumed) = refs_of[p_code], hs_of[h_code]
-        if not (appendix is not None or refs or (presumed and not taxon)):
+        probe = probe_of[k]
+        if probe is None:
+            probe = probe_of[k] = _probe(screen, checked, **{name: v[k] for name, v in values.items()},
+                                         cited=refs_of[p_code])
+        if probe is False:
             continue  # not CITES-relevant: check_declaration skips it too
-        if registered[p_code]:
-            still[d] = False
+        refs = refs_of[p_code]
+        if registered[p_code] or type(probe) is not _Probe:
+            still[d] = False  # a registered permit, or a check that raised: check_declaration raises it again
             continue
         line = int(line)
-        key = (taxon, hs, unit, term, purpose, source, bool(refs), direction, origin, export)
         try:
-            probe = probes.get(key)
-            if probe is None:
-                cites = None if term is None and purpose is None and source is None else CitesView(term, purpose, source)
-                ctx = LineContext(item=_Item(None, hs, taxon, origin, unit, None, cites, refs[:1]), taxon=info,
-                                  appendix=appendix, hs_sensitive=sensitive, hs_presumed=presumed)
-                probe = probes[key] = _Probe(_Head(direction, export), ctx, checked)
-            if probe.before:
-                found += _relined(probe.before, line)
-            if info is not None:
-                suspended = probe.suspended.get(on)
-                if suspended is None:
-                    suspended = probe.suspended[on] = check_suspensions(probe.head, probe.ctx, checked, on)
-                if suspended:
-                    found += _relined(suspended, line)
+            lined = probe.lined.get(line)
+            if lined is None:
+                lined = probe.lined[line] = (_relined(probe.before, line), _relined(probe.after, line))
+            if lined[0]:
+                found += lined[0]
+            ctx = probe.ctx
+            if ctx.taxon is not None:
+                on = dates[d]
+                if suspensions:
+                    suspended = probe.suspended.get(on)
+                    if suspended is None:
+                        suspended = probe.suspended[on] = check_suspensions(probe.head, ctx, checked, on)
+                    if suspended:
+                        found += _relined(suspended, line)
                 counted = probe.quota_years.get(on.year)
                 if counted is None:
-                    counted = probe.quota_years[on.year] = direction != "transit" and bool(
-                        checked.quotas(info, origin or export, on.year, term=term, source=source))
+                    cites = ctx.item.cites
+                    counted = probe.quota_years[on.year] = probe.head.direction != "transit" and bool(checked.quotas(
+                        ctx.taxon, ctx.item.country_of_origin or probe.head.country_of_export, on.year,
+                        term=cites.term if cites else None, source=cites.source if cites else None))
                 if counted:
-                    ctx = probe.ctx
-                    item = _Item(line, hs, taxon, origin, unit, float(quantity), ctx.item.cites, refs)
-                    found += check_quotas(probe.head, LineContext(item, info, appendix, sensitive, presumed), checked,
-                                          on, quota_used)
+                    item = _Item(line, ctx.item.hs_code, ctx.item.taxon, ctx.item.country_of_origin, ctx.item.unit,
+                                 float(quantity), ctx.item.cites, refs)
+                    found += check_quotas(probe.head, LineContext(item, ctx.taxon, ctx.appendix, ctx.hs_sensitive,
+                                                                  ctx.hs_presumed), checked, on, quota_used)
         except Exception:  # check_declaration raises it again, and notes it
             still[d] = False
             continue
-        for ref in refs:
-            found.append(unknown_permit(line, ref))
-        if probe.after:
-            found += _relined(probe.after, line)
+        if refs:
+            made = unknown.get((p_code, line))
+            if made is None:
+                made = unknown[p_code, line] = [unknown_permit(line, ref) for ref in refs]
+            found += made
+        if lined[1]:
+            found += lined[1]
     fast[:] = still
     return {d: found for d, found in out.items() if still[d]}
+
+
+def _probe(screen, checked: ChunkReference, *, taxon, hs_code, unit, term, purpose, source, country_of_origin,
+           direction, country_of_export, cited: list):
+    """The probe of a distinct line; False when the line is not CITES-relevant, the exception when its checks raised."""
+    info, appendix = screen.taxon(taxon, country_of_origin or country_of_export)
+    sensitive, presumed = screen.hs(hs_code)
+    if not (appendix is not None or cited or (presumed and not taxon)):
+        return False
+    try:
+        citing = None if term is None and purpose is None and source is None else CitesView(term, purpose, source)
+        ctx = LineContext(item=_Item(None, hs_code, taxon, country_of_origin, unit, None, citing, cited[:1]),
+                          taxon=info, appendix=appendix, hs_sensitive=sensitive, hs_presumed=presumed)
+        return _Probe(_Head(direction, country_of_export), ctx, checked)
+    except Exception as exc:
+        return exc
 
 
 def permit_findings(stages, screen, lines: pd.DataFrame, starts: np.ndarray, relevant_decl: np.ndarray) -> tuple[dict[int, list[Finding]], dict[int, list[StageNote]], dict[int, str]]:
