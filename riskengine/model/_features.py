@@ -103,7 +103,7 @@ def _epoch_ns(value: Any) -> float:
 def _frame_keys(column: pd.Series) -> np.ndarray:
     """A key column as stripped text, NA_KEY where missing or blank."""
     if isinstance(column.array, pd.arrays.ArrowStringArray):
-        return _arrow_keys(pa.array(column.array))
+        return _arrow_keys(pa.array(column.array))[0]
     # a column repeats a few thousand values: clean each distinct value once, then spread them out
     codes, uniques = pd.factorize(column.astype("string"))
     s = pd.Series(uniques).str.strip()
@@ -111,23 +111,39 @@ def _frame_keys(column: pd.Series) -> np.ndarray:
     return keys[codes]
 
 
-def _arrow_keys(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """`_frame_keys` of Arrow text, cleaned as pandas' ``str.strip`` does it, without pandas' per-call overhead."""
+def _arrow_keys(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """`_frame_keys` of Arrow text, cleaned as pandas' ``str.strip`` does it, and codes for its keys.
+
+    The codes' uniques may repeat a key (" A" and "A", blank and missing), as `Derived.set_codes` allows.
+    """
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     encoded = pc.dictionary_encode(column)
     distinct = pc.utf8_trim_whitespace(encoded.dictionary)
     keys = np.array([*distinct.to_pylist(), NA_KEY], dtype=object)  # null (missing) is the last
     keys[:-1][pc.equal(distinct, "").to_numpy(zero_copy_only=False)] = NA_KEY
-    return keys[encoded.indices.fill_null(len(distinct)).to_numpy()]
+    index = encoded.indices.fill_null(len(distinct)).to_numpy().astype(np.intp)
+    return keys[index], (index, keys)
 
 
-def columns_from_frame(frame: pd.DataFrame, passthrough: Iterable[str] = ()) -> dict[str, np.ndarray]:
+class Columns(dict):
+    """Raw columns by name, with the codes of key columns already factorised on the way (`codes`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.codes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def columns_from_frame(frame: pd.DataFrame, passthrough: Iterable[str] = ()) -> Columns:
     """The raw columns the features need, from a history frame (absent columns are NA)."""
     n = len(frame)
-    cols: dict[str, np.ndarray] = {}
+    cols = Columns()
     for name in _KEY_SOURCES:
-        if name in frame.columns:
+        if name in frame.columns and isinstance(frame[name].array, pd.arrays.ArrowStringArray):
+            cols[name], codes = _arrow_keys(pa.array(frame[name].array))
+            if n >= _FACTORIZE_FROM:  # as `_codes`: fewer rows are looked up one by one
+                cols.codes[name] = codes
+        elif name in frame.columns:
             cols[name] = _frame_keys(frame[name])
         else:
             cols[name] = np.empty(n, dtype=object)
@@ -229,6 +245,8 @@ class Derived(dict):
 def _derive(cols: dict[str, np.ndarray]) -> Derived:
     """Keys and plain numbers every feature is computed from."""
     d = Derived(cols)
+    for name, codes in getattr(cols, "codes", {}).items():
+        d.set_codes(name, codes)
     for width in (6, 4, 2):
         d[f"hs{width}"], codes = _prefix(d, "hs_code", width)
         d.set_codes(f"hs{width}", codes)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from riskengine.model._features import Derived
 
@@ -36,3 +37,21 @@ def test_arrow_text_keys_are_those_pandas_cleans_from_the_same_values():
     keys = _frame_keys(arrow)
     assert keys.dtype == object and keys.tolist() == _frame_keys(plain).tolist()
     assert keys.tolist()[:5] == ["IMP-1", "IMP-1", NA_KEY, NA_KEY, NA_KEY]
+
+
+def test_codes_handed_over_from_arrow_keys_give_the_features_of_fresh_codes(supervised, history):
+    from riskengine.model._features import columns_from_frame
+
+    frame = supervised._aligned(history).copy()
+    padded = frame["customs_office"].astype(object).to_numpy().copy()
+    padded[::3] = [f" {v} " if isinstance(v, str) else v for v in padded[::3]]  # same key, another Arrow value
+    padded[1::7] = ""
+    frame["customs_office"] = pd.Series(padded, index=frame.index, dtype="string")
+    space = supervised.estimator.features_
+    cols = columns_from_frame(frame, space.passthrough)
+    index, uniques = cols.codes["customs_office"]
+    assert len(set(uniques.tolist())) < uniques.size  # the codes' uniques repeat keys
+    assert np.array_equal(uniques[index], cols["customs_office"])
+    plain = dict(cols)  # no codes: derive factorises afresh
+    assert np.array_equal(space.transform(cols, space.derive(cols)), space.transform(plain, space.derive(plain)),
+                          equal_nan=True)
