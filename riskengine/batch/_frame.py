@@ -236,6 +236,29 @@ def _each(col: pd.Series, predicate) -> np.ndarray:
     return table[codes]
 
 
+_PERMITS_SURE = ("^;*(?:(?:" + "|".join(sorted(COUNTRY_CODES)) + "):[A-Za-z0-9/._-](?:[A-Za-z0-9/._ -]{0,98}"
+                 "[A-Za-z0-9/._-])?(?:;+|$))*$")  # ASCII numbers, inner spaces only; one ':' a token
+
+
+def _each_sure(col: pd.Series, sure: str, predicate, *, most: int | None = None) -> np.ndarray:
+    """`_each(col, predicate)`, with the distinct values that match the regular expression `sure` (a set of
+    values the predicate accepts; with `most`, of those with at most `most` ':') accepted in Arrow."""
+    codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    try:
+        texts = pa.array(uniques, type=pa.large_string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):  # text Arrow cannot hold: lone surrogates
+        return _each(col, predicate)
+    matched = pc.match_substring_regex(texts, sure)
+    if most is not None:
+        matched = pc.and_kleene(matched, pc.less_equal(pc.count_substring(texts, ":"), most))
+    accepted = matched.to_numpy(zero_copy_only=False)
+    table = np.ones(len(uniques) + 1, dtype=bool)
+    for k in np.flatnonzero(~accepted).tolist():
+        table[k] = bool(predicate(uniques[k]))
+    table[-1] = bool(predicate(None))
+    return table[codes]
+
+
 def _amount(col: pd.Series, *, required: bool) -> np.ndarray:
     values = col.to_numpy(dtype="float64", na_value=np.nan)
     with np.errstate(invalid="ignore"):
@@ -261,7 +284,7 @@ def certain_declarations(lines: pd.DataFrame, starts: np.ndarray) -> np.ndarray:
     ok &= _each(lines["currency"], lambda u: u is None or (isinstance(u, str) and _CURRENCY.fullmatch(u) is not None))
     for name, allowed in (("term", TERM_CODES), ("purpose", PURPOSE_CODES), ("source", SOURCE_CODES)):
         ok &= _each(lines[name], lambda u, allowed=allowed: u is None or (isinstance(u, str) and u in allowed))
-    ok &= _each(lines["permits"], _permit_tokens)
+    ok &= _each_sure(lines["permits"], _PERMITS_SURE, _permit_tokens, most=20)
     sizes = np.diff(np.append(starts, n))
     decl = np.repeat(np.arange(len(starts)), sizes)
     twice = pd.DataFrame({"d": decl, "l": line}).duplicated().to_numpy()
@@ -269,7 +292,8 @@ def certain_declarations(lines: pd.DataFrame, starts: np.ndarray) -> np.ndarray:
     head = lines.iloc[starts]
     lodged = head["lodged_at"]
     head_ok = lodged.notna().to_numpy() & (lodged.dt.nanosecond.fillna(1).to_numpy() == 0)
-    head_ok &= _each(head["declaration_id"], lambda u: isinstance(u, str) and _ASCII_ID.fullmatch(u) is not None)
+    head_ok &= _each_sure(head["declaration_id"], "^" + _ASCII_ID.pattern + "$",
+                          lambda u: isinstance(u, str) and _ASCII_ID.fullmatch(u) is not None)
     head_ok &= head["version"].to_numpy(dtype="float64", na_value=np.nan) >= 1
     head_ok &= _each(head["direction"], lambda u: u in _DIRECTIONS)
     head_ok &= _each(head["customs_office"], lambda u: _stripped(u, 1, 20))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from riskengine.batch._frame import clean_records, declaration_bounds, declaration_document, normalise_lines
 from riskengine.synth import generate_history_frame
@@ -172,3 +173,31 @@ def test_declaration_bounds_compared_in_arrow_are_those_of_the_object_comparison
     assert declaration_bounds(lines).tolist() == expected
     assert declaration_bounds(lines.astype({"declaration_id": object})).tolist() == expected
     assert declaration_bounds(lines.iloc[:0]).tolist() == []
+
+
+_PERMIT_TEXTS = ["", ";", ";;", "CM:1", "CM:ZA 02091/2025", "CM: 1", "CM:1 ", " CM:1", "cm:1", "ZZ:1", "CM:", ":1",
+                 "CM:a:b", "CM:1;;ZA:2", ";CM:1;", "CM:1CM:2", ";".join(["CM:1"] * 20), ";".join(["CM:1"] * 21),
+                 ";;".join(["CM:1"] * 20) + ";", "CM:" + "x" * 100, "CM:" + "x" * 101, "CM:x" + " " * 98 + "y",
+                 "CM:\u00e91", "CM:1\u3000", "CM:1\n", "CM:1\t2", "CM:a b", "CM:a  b", "CM:-/._", "CM:1;ZZ:2", None]
+_IDS = ["SWB-1", "a/b:c.d_e-f", "", "x" * 100, "x" * 101, "with space", "\u00e9", "id\n", "\nid", None]
+
+
+@pytest.mark.parametrize("dtype", ["string[pyarrow]", object])
+def test_permit_and_declaration_id_checks_in_arrow_are_those_of_the_python_predicates(dtype):
+    from riskengine.batch._frame import _ASCII_ID, _PERMITS_SURE, _each, _each_sure, _permit_tokens
+
+    def valid_id(u):
+        return isinstance(u, str) and _ASCII_ID.fullmatch(u) is not None
+
+    permits = pd.Series(_PERMIT_TEXTS * 2, dtype=dtype)
+    ids = pd.Series(_IDS * 2, dtype=dtype)
+    assert (_each_sure(permits, _PERMITS_SURE, _permit_tokens, most=20) == _each(permits, _permit_tokens)).all()
+    assert (_each_sure(ids, "^" + _ASCII_ID.pattern + "$", valid_id) == _each(ids, valid_id)).all()
+    assert 0 < _each(permits, _permit_tokens).sum() < len(permits) and 0 < _each(ids, valid_id).sum() < len(ids)
+
+
+def test_text_arrow_cannot_hold_is_checked_by_the_python_predicate():
+    from riskengine.batch._frame import _PERMITS_SURE, _each, _each_sure, _permit_tokens
+
+    permits = pd.Series(["CM:1", "CM:\udc80", None], dtype=object)  # a lone surrogate: no Arrow text
+    assert (_each_sure(permits, _PERMITS_SURE, _permit_tokens, most=20) == _each(permits, _permit_tokens)).all()
