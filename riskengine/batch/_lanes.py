@@ -76,16 +76,15 @@ def _draws(salt: str, ids) -> np.ndarray:
         key = hashlib.sha256(key).digest()
     key = key.ljust(64, b"\0")
     inner_pad, outer_pad = hashlib.sha256(bytes(b ^ 0x36 for b in key)), hashlib.sha256(bytes(b ^ 0x5C for b in key))
-
-    def digest(declaration_id: str) -> bytes:
-        inner = inner_pad.copy()
+    inner_copy, outer_copy = inner_pad.copy, outer_pad.copy
+    digests = []
+    for declaration_id in ids:  # a plain loop with bound methods: the digests themselves are most of the cost
+        inner = inner_copy()
         inner.update(declaration_id.encode())
-        outer = outer_pad.copy()
+        outer = outer_copy()
         outer.update(inner.digest())
-        return outer.digest()
-
-    digests = b"".join([digest(i) for i in ids])
-    return np.frombuffer(digests, dtype=">u8")[::4].astype("float64") / 2.0**64
+        digests.append(outer.digest())
+    return np.frombuffer(b"".join(digests), dtype=">u8")[::4].astype("float64") / 2.0**64
 
 
 def _rounded(values: np.ndarray, digits: int) -> np.ndarray:
@@ -222,16 +221,21 @@ def fast_decisions(ids, scores: np.ndarray | None, features, hits, eligible: np.
         position[rows] = np.arange(len(rows))
         at = position[np.fromiter(findings.keys(), dtype=np.int64, count=len(findings))].tolist()
         ok_list, worst_list, of_list = ok.tolist(), worst.tolist(), of.tolist()
+        finding_texts: dict[int, tuple[str, int]] = {}  # by id: findings are shared between lines, and alive here
         for found, k in zip(findings.values(), at):
             if not found or k < 0 or not ok_list[k]:
                 continue
             severity, parts = worst_list[k], []
             try:
                 for finding in found:  # findings lead the reasons, as in decide
-                    finding_lane = finding_lanes.get(finding.code, "red")
-                    parts.append(_finding_json(finding, finding_lane))
-                    if finding_lane and LANE_SEVERITY[finding_lane] > severity:
-                        severity = LANE_SEVERITY[finding_lane]
+                    made = finding_texts.get(id(finding))
+                    if made is None:
+                        finding_lane = finding_lanes.get(finding.code, "red")
+                        made = finding_texts[id(finding)] = (
+                            _finding_json(finding, finding_lane), LANE_SEVERITY[finding_lane] if finding_lane else -1)
+                    parts.append(made[0])
+                    if made[1] > severity:
+                        severity = made[1]
             except (_NotPlain, KeyError, TypeError):
                 ok_list[k] = False
                 continue
