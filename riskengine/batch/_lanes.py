@@ -273,9 +273,12 @@ def fast_decisions(ids, scores: np.ndarray | None, features, hits, eligible: np.
     decision[selected] = random_decision
     lanes[selected] = random_lane
     random_end = "]}" + random_reason
-    reasons = [f'{lead}{score!r},"top_features":[{top}{random_end if chosen else "]}]"}'
-               for lead, score, top, chosen in zip(leads, _rounded(model_part, 4).tolist(), feature_texts,
-                                                    selected.tolist())]
+    # a few thousand distinct scores: each written once (told apart by their bits, as -0.0 writes apart from 0.0)
+    bits, at = np.unique(_rounded(model_part, 4).view(np.int64), return_inverse=True)
+    score_texts = np.array([float.__repr__(v) for v in bits.view("float64").tolist()],
+                           dtype=object)[at.reshape(-1)].tolist()
+    reasons = [f'{lead}{score},"top_features":[{top}{random_end if chosen else "]}]"}'
+               for lead, score, top, chosen in zip(leads, score_texts, feature_texts, selected.tolist())]
     everyone = len(rows) == n  # rows are increasing: then they are 0 .. n-1
     for name, values in (("reasons", reasons), ("lane", lanes.tolist()), ("decision", decision.tolist()),
                          ("score", total.tolist()), ("random_selection", selected.tolist())):

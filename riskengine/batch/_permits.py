@@ -142,7 +142,8 @@ def _fast_findings(screen, registry, records: pd.DataFrame, heads: np.ndarray, d
     dates = head["lodged_at"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").tolist()
     permits_codes, permits_texts = pd.factorize(take["permits"].astype(object))
     refs_of = [_refs(t) for t in permits_texts]
-    registered = [any((r.issuing_country, r.number) in registry for r in refs) for refs in refs_of]
+    registered = [any((r.issuing_country, r.number) in registry for r in refs) for refs in refs_of] if registry \
+        else [False] * len(refs_of)  # an empty registry holds none of them
     cited = np.array([bool(refs) for refs in refs_of], dtype=np.int64)[permits_codes]
     columns = {name: _codes(take[name]) for name in ("taxon", "hs_code", "unit", "term", "purpose", "source",
                                                      "country_of_origin")}

@@ -16,7 +16,8 @@ _LANES = ["green", "blue", "yellow", "red"]
 _text = st.text(max_size=20)
 _thresholds = st.lists(st.floats(0, 100, allow_nan=False), min_size=3, max_size=3).map(sorted)
 # scores where rounding to 2 places decides the lane, and values json cannot write as plain numbers
-_score = st.one_of(st.floats(0, 1), st.sampled_from([0.0, 1.0, 0.3, 0.5, 0.75, 0.29995, 0.49995, 0.74995, 0.005, 1e-9]),
+_score = st.one_of(st.floats(0, 1), st.sampled_from([0.0, 1.0, 0.3, 0.5, 0.75, 0.29995, 0.49995, 0.74995, 0.005, 1e-9,
+                                                     -0.0, -1e-9, -0.00004]),  # rounding to -0.0: written apart from 0.0
                    st.floats(allow_nan=True, allow_infinity=True))
 _hit = st.builds(RuleHit, rule_id=_text, rule_version=_text, line=st.one_of(st.none(), st.integers(1, 9999)),
                  title=_text, message=_text, lane=st.sampled_from([None, None, *_LANES]),
@@ -45,7 +46,9 @@ def _cases(draw):
     shared = column(st.integers(0, n - 1))  # declarations sharing one list of hit objects, as batch rules give them
     hits = [hits[j] if draw(st.booleans()) else row for row, j in zip(hits, shared)]
     eligible = np.array(column(st.booleans()))
-    findings = {i: f for i, f in enumerate(column(st.lists(_finding, max_size=3))) if f or draw(st.booleans())}
+    found = column(st.lists(_finding, max_size=3))
+    found = [found[j] + row if draw(st.booleans()) else row for row, j in zip(found, shared)]  # finding objects shared
+    findings = {i: f for i, f in enumerate(found) if f or draw(st.booleans())}
     weight = draw(st.sampled_from([100.0, 50.0, 1.0, 0.0, 33.3]))
     return decision, ids, scores, features, hits, eligible, weight, findings
 
