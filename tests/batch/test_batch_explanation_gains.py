@@ -72,3 +72,13 @@ def test_a_model_without_a_floor_explains_low_scores_too_and_old_cards_have_none
     card = model.card.to_dict()
     del card["explain_min_score"]  # a card written before the floor existed
     assert ModelCard.from_dict(card).explain_min_score == 0.0
+
+
+def test_probes_ranked_row_by_row_in_the_order_of_a_two_key_lexsort():
+    from riskengine.batch._model import _by_gain
+
+    rng = np.random.default_rng(4)
+    differs = rng.random((300, 14)) < 0.8
+    who, which = np.nonzero(differs)  # row-major, as _explain makes them
+    gain = rng.choice([0.0, 1e-7, 0.02, 0.3, np.inf, -np.inf, np.nan], size=who.size)  # many ties
+    assert np.array_equal(_by_gain(who, which, gain, differs.shape), np.lexsort((-gain, who)))
