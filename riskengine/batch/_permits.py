@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 
 from riskengine.decision.lanes import StageNote
-from riskengine.reference.loader import Reference
 from riskengine.permits.checks import (Finding, LineContext, check_declaration, check_document_types,
                                        check_import_permit, check_line, check_quotas, check_suspensions,
                                        unknown_permit)
+from riskengine.reference.loader import Reference
 
 from ._frame import CitesView, PermitRefView, certain_declarations, clean_records, declaration_view, to_declaration
 from ._snapshot import quota_usage_in
