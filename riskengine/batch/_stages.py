@@ -23,8 +23,7 @@ import pyarrow as pa
 from riskengine.config import Settings
 from riskengine.decision.lanes import ModelOutcome, StageNote, decide
 from riskengine.permits.checks import LineContext
-from riskengine.rulelang import FIELDS, RuleHit, RuleSet, normalise_fact
-from riskengine.rulelang._batch import rule_hit_rows  # hit positions alone: no hit frame to build
+from riskengine.rulelang import FIELDS, RuleHit, RuleSet, normalise_fact, rule_hit_rows
 
 from ._frame import declaration_bounds, normalise_lines
 from ._history import history_facts
