@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import collections
 import multiprocessing
+import os
+import shutil
+import tempfile
 import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor
@@ -87,8 +90,44 @@ def _assess(stages: Stages, chunk: pa.Table | pd.DataFrame) -> pa.Table:
     return decision_table(assess_lines(stages, as_frame(chunk)))
 
 
-def _assess_local(key: str, chunk: pa.Table | pd.DataFrame) -> pa.Table:
-    return _assess(_WORKER_STAGES[key], chunk)
+def _assess_local(key: str, chunk: pa.Table | pd.DataFrame | str, spool: str) -> pa.Table | str:
+    table = _assess(_WORKER_STAGES[key], _Spool.take(chunk) if isinstance(chunk, str) else chunk)
+    return _Spool(Path(spool)).put(table)
+
+
+class _Spool:
+    """Arrow IPC files in a private directory (in memory under /dev/shm where there is one): the chunks
+    for local workers and their decisions.
+
+    Through the executor's pipe, 19 MB per chunk went in 64 KB writes of a feeder thread that shares
+    the driver's GIL with reading and writing: each worker waited about 60 ms between two chunks,
+    idle cores for a tenth of the run. A file is written once and memory-mapped by its reader.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    @classmethod
+    def create(cls) -> _Spool:
+        shm = Path("/dev/shm")
+        base = shm if shm.is_dir() and os.access(shm, os.W_OK) else None
+        return cls(Path(tempfile.mkdtemp(prefix="riskengine-batch-", dir=base)))
+
+    def put(self, table: pa.Table) -> str:
+        path = str(self.directory / f"{uuid.uuid4().hex}.arrow")
+        with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
+        return path
+
+    @staticmethod
+    def take(path: str) -> pa.Table:
+        """The table of a spooled file; the file is gone once read (its mapping lives with the table)."""
+        table = pa.ipc.open_file(pa.memory_map(path)).read_all()
+        os.unlink(path)
+        return table
+
+    def remove(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def _assess_dask(stages: Stages, chunk: pa.Table | pd.DataFrame) -> pa.Table:
@@ -122,10 +161,18 @@ def run_batch(source: Path, out: Path, *, settings: Settings, workers: int = 1, 
         elif dask is None and client is None:
             key = uuid.uuid4().hex
             context = multiprocessing.get_context("fork")  # the stages are inherited, not pickled per task
-            with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                                     initargs=(key, stages)) as pool:
-                _pipeline(chunks, lambda chunk: pool.submit(_assess_local, key, chunk), 2 * workers,
-                          lambda future, n: take(future.result(), n, writer))
+            spool = _Spool.create()
+            try:
+                with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                                         initargs=(key, stages)) as pool:
+                    def submit(chunk):
+                        sent = spool.put(chunk) if isinstance(chunk, pa.Table) else chunk
+                        return pool.submit(_assess_local, key, sent, str(spool.directory))
+
+                    _pipeline(chunks, submit, 2 * workers,
+                              lambda future, n: take(_Spool.take(future.result()), n, writer))
+            finally:
+                spool.remove()
         else:
             _run_dask(chunks, stages, dask=dask, client=client, take=lambda r, n: take(r, n, writer))
     return BatchSummary(declarations=counts["declarations"], lines=counts["lines"],

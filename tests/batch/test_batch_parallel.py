@@ -1,6 +1,9 @@
 """The same partitions on local worker processes and on a Dask cluster give the single-process result."""
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -23,11 +26,31 @@ def serial(demo_world, source, tmp_path_factory):
     return pd.read_parquet(out)
 
 
+def _spools() -> set[Path]:
+    places = [Path("/dev/shm"), Path(tempfile.gettempdir())]
+    return {p for place in places if place.is_dir() for p in place.glob("riskengine-batch-*")}
+
+
 def test_local_worker_processes_give_the_single_process_decisions(demo_world, source, serial, tmp_path):
+    before = _spools()
     out = tmp_path / "decisions.parquet"
     summary = run_batch(source, out, settings=demo_world.settings, workers=2, chunk_lines=300)
     pd.testing.assert_frame_equal(pd.read_parquet(out), serial)
     assert summary.declarations == len(serial)
+    assert _spools() == before  # the chunks and decisions spooled to the workers are gone
+
+
+def test_a_failed_local_run_leaves_no_spooled_chunks(demo_world, source, tmp_path, monkeypatch):
+    import riskengine.batch._run as run
+
+    def broken(stages, frame):
+        raise RuntimeError("stage failed")
+
+    monkeypatch.setattr(run, "assess_lines", broken)  # the forked workers inherit it
+    before = _spools()
+    with pytest.raises(RuntimeError, match="stage failed"):
+        run_batch(source, tmp_path / "decisions.parquet", settings=demo_world.settings, workers=2, chunk_lines=300)
+    assert _spools() == before
 
 
 def test_a_dask_cluster_runs_the_same_partitions(demo_world, source, serial, tmp_path):
