@@ -90,7 +90,8 @@ def _assess(stages: Stages, chunk: pa.Table | pd.DataFrame) -> pa.Table:
     return decision_table(assess_lines(stages, as_frame(chunk)))
 
 
-def _assess_local(key: str, chunk: pa.Table | pd.DataFrame | str, spool: str) -> pa.Table | str:
+def _assess_local(key: str, chunk: pd.DataFrame | str, spool: str) -> str:
+    """A chunk (a spooled Arrow file, or a frame of JSON lines) assessed; the spooled file of its decisions."""
     table = _assess(_WORKER_STAGES[key], _Spool.take(chunk) if isinstance(chunk, str) else chunk)
     return _Spool(Path(spool)).put(table)
 
