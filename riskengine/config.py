@@ -81,6 +81,9 @@ class ServerSettings(_Section):
     workers: int = Field(default=1, ge=1)
     max_body_bytes: int = Field(default=1_000_000, ge=1000)
     rate_limit_per_minute: int = Field(default=30000, ge=0)
+    # Declarations that arrive while the engine is busy are assessed together, in one read snapshot
+    # and one write transaction (group commit), at most this many at a time; 1 assesses one by one.
+    assessment_batch: int = Field(default=64, ge=1, le=1000)
 
 
 class Settings(BaseSettings):

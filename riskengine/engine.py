@@ -29,7 +29,7 @@ from riskengine.permits.quotas import quota_key, quota_usage
 from riskengine.metrics import Metrics
 from riskengine.ruleset import ReloadResult, RulesHolder, rule_files
 from riskengine.schemas import Declaration, Decision, Outcome, declaration_hash
-from riskengine.store.audit import Actor, append_audit
+from riskengine.store.audit import Actor, AuditEntry, append_audit, append_audit_many
 from riskengine.store.db import Database, StoreUnavailable
 from riskengine.store.history import aggregates, line_rows, permit_ref_rows
 from riskengine.store.permits import (
@@ -57,7 +57,7 @@ __all__ = ["Engine", "Prepared"]
 _TABLES = Base.metadata.tables
 # Statements of the per-declaration path, built once: a statement object memoises its cache key, so
 # executing a prebuilt one skips generating the key that finds the compiled SQL (one per execute).
-_INSERT_DECLARATION = _TABLES["declarations"].insert().returning(_TABLES["declarations"].c.id)
+_INSERT_DECLARATIONS = _TABLES["declarations"].insert().returning(_TABLES["declarations"].c.id, sort_by_parameter_order=True)
 _INSERT_ASSESSMENT = _TABLES["assessments"].insert()
 _INSERT_REASONS = _TABLES["reasons"].insert()
 _INSERT_RESERVATIONS = _TABLES["reservations"].insert()
@@ -69,6 +69,13 @@ _STORED = (
     .select_from(_TABLES["declarations"].join(_TABLES["assessments"], _A.declaration_pk == _D.id))
     .where(_D.declaration_id == bindparam("declaration_id"), _D.version == bindparam("version"))
 )
+
+_STORED_MANY = (
+    select(_D.declaration_id, _D.version, _D.body_hash, _A.response, _A.inputs)
+    .select_from(_TABLES["declarations"].join(_TABLES["assessments"], _A.declaration_pk == _D.id))
+    .where(_D.declaration_id.in_(bindparam("ids", expanding=True)))
+)
+_READ = object()  # "read it from the store"
 
 log = logging.getLogger("riskengine.engine")
 
@@ -211,6 +218,32 @@ class Engine:
             log.exception("permit registry unreadable")
             return None
 
+    def _registries(self, session, declarations: list[Declaration]) -> list[dict | None]:
+        """`_registry` of each declaration, from one read of every permit they cite."""
+        keys = {(p.issuing_country, p.number) for d in declarations for item in d.items for p in item.permits}
+        if not keys:
+            return [{} for _ in declarations]
+        try:
+            with contextlib.nullcontext() if self.database.is_sqlite else session.begin_nested():
+                everything = load_cited(session, keys)
+        except StoreUnavailable:
+            raise
+        except Exception:  # the registry, not the database, failed: never release on that
+            log.exception("permit registry unreadable")
+            return [None for _ in declarations]
+        registries = []
+        for declaration in declarations:
+            cited = {key: everything[key] for item in declaration.items for p in item.permits
+                     if (key := (p.issuing_country, p.number)) in everything}
+            for permit in list(cited.values()):  # and the origin permits their re-export certificates name, as load_cited
+                if permit.type == "re-export":
+                    for line in permit.lines:
+                        origin = (line.country_of_origin, line.origin_permit)
+                        if line.origin_permit and line.country_of_origin and origin in everything:
+                            cited.setdefault(origin, everything[origin])
+            registries.append(cited)
+        return registries
+
     def score(self, declaration: Declaration, model=None) -> tuple[ModelOutcome | None, list[StageNote]]:
         model = model or self.model
         if model is None:
@@ -227,9 +260,9 @@ class Engine:
         with self.database.read() as session:
             return self._prepare(session, declaration)
 
-    def _prepare(self, session, declaration: Declaration) -> Prepared:
+    def _prepare(self, session, declaration: Declaration, *, registry: Any = _READ) -> Prepared:
         lines = self.screen(declaration)
-        registry = self._registry(session, declaration)
+        registry = self._registry(session, declaration) if registry is _READ else registry
         history = aggregates(session, declaration)
         quotas = self._quota_usage(session, declaration, lines)
         return self.compute(declaration, registry=registry, history=history, quotas=quotas, lines=lines)
@@ -339,12 +372,76 @@ class Engine:
                 raise
             return stored
 
+    def assess_many(self, requests: list[tuple[Declaration, Actor]]) -> list[Decision | Exception]:
+        """Assess declarations received together: one read snapshot and one write transaction for all.
+
+        Each answer is what `assess` would answer for that declaration had they all arrived at once
+        on concurrent workers: every declaration reads the registry and history as committed before
+        the batch, and reservations are taken in order in the write, so a later declaration is
+        refused what an earlier one took. A failure answers that declaration alone (the exception
+        takes its place in the list); if the write fails, for instance because another worker
+        recorded one of the declarations first, every declaration of the batch is assessed alone.
+        A database that cannot be reached raises for the whole batch.
+        """
+        results: list[Decision | Exception | None] = [None] * len(requests)
+        alone: list[int] = []  # assessed on their own after the batch: repeats within it, failures
+        batch: list[tuple[int, Prepared, Actor]] = []
+        seen: set[tuple[str, int]] = set()
+        _ = self.salt
+        with self.database.read() as session:
+            stored = {(row.declaration_id, row.version): row for row in session.connection().execute(
+                _STORED_MANY, {"ids": sorted({declaration.declaration_id for declaration, _ in requests})})}
+            registries = self._registries(session, [declaration for declaration, _ in requests])
+            for i, (declaration, actor) in enumerate(requests):
+                key = (declaration.declaration_id, declaration.version)
+                if key in seen:  # a retry inside the batch replays the first once it is recorded
+                    alone.append(i)
+                    continue
+                seen.add(key)
+                try:
+                    if key in stored:
+                        results[i] = self._replay(stored[key], declaration, declaration_hash(declaration.model_dump(mode="json")))
+                        continue
+                    batch.append((i, self._prepare(session, declaration, registry=registries[i]), actor))
+                except StoreUnavailable:
+                    raise
+                except ConflictError as exc:
+                    results[i] = exc
+                except Exception:  # on PostgreSQL the snapshot is unusable after a failed statement
+                    log.exception("assessing %s with its batch failed; assessing it alone", declaration.declaration_id)
+                    alone.append(i)
+        for _, prepared, _ in batch:
+            prepared.topup = self.capacity_thresholds()
+        if batch:
+            try:
+                for (i, _, _), decision in zip(batch, self._record_many([(p, a) for _, p, a in batch])):
+                    results[i] = decision
+            except StoreUnavailable:
+                raise
+            except Exception as exc:
+                log.log(logging.INFO if isinstance(exc, IntegrityError) else logging.ERROR,
+                        "batch of %d not recorded (%s); assessing each alone", len(batch), type(exc).__name__,
+                        exc_info=not isinstance(exc, IntegrityError))
+                alone.extend(i for i, _, _ in batch)
+        for i in sorted(alone):
+            declaration, actor = requests[i]
+            try:
+                results[i] = self.assess(declaration, actor=actor)
+            except StoreUnavailable:
+                raise
+            except Exception as exc:
+                results[i] = exc
+        return results
+
     def _stored(self, session, declaration: Declaration, body_hash: str) -> Decision | None:
         row = session.connection().execute(
             _STORED, {"declaration_id": declaration.declaration_id, "version": declaration.version}
         ).first()
-        if row is None:
-            return None
+        return None if row is None else self._replay(row, declaration, body_hash)
+
+    @staticmethod
+    def _replay(row, declaration: Declaration, body_hash: str) -> Decision:
+        """The stored decision of a declaration version, answered again; a different body is a conflict."""
         if row.body_hash != body_hash:
             raise ConflictError(
                 f"declaration {declaration.declaration_id} version {declaration.version} was already assessed with a different body"
@@ -352,79 +449,94 @@ class Engine:
         return _decision(row.response | {"replayed": True}, row.inputs)
 
     def _record(self, prepared: Prepared, *, actor: Actor) -> Decision:
-        """The one write: declaration, reservations, decision, reasons, history rows and audit record.
+        return self._record_many([(prepared, actor)])[0]
 
-        Core statements rather than ORM objects: this runs for every declaration and the unit of
-        work's bookkeeping cost more than the inserts.
+    def _record_many(self, batch: list[tuple[Prepared, Actor]]) -> list[Decision]:
+        """The one write: declarations, reservations, decisions, reasons, history rows and audit records.
+
+        One transaction for the whole batch, in the batch's order. Core statements rather than ORM
+        objects, each table written by one statement: this runs for every declaration, and the unit of
+        work's bookkeeping and a statement per row cost more than the rows themselves.
         """
-        declaration = prepared.declaration
         now = dt.datetime.now(dt.timezone.utc)
-        assessment_id = str(uuid.uuid4())
         tolerance = self.settings.permits.quantity_tolerance
+        decisions = []
+        assessments, reasons, reservations, used, lines, refs, audits = [], [], [], [], [], [], []
         with self.database.session() as session:
             db = session.connection()
-            pk = db.execute(_INSERT_DECLARATION, {
-                "declaration_id": declaration.declaration_id, "version": declaration.version, "body": prepared.body,
-                "body_hash": prepared.body_hash, "lodged_at": declaration.lodged_at, "received_at": now,
-            }).scalar_one()  # the unique (id, version) constraint decides races between workers here
-            reserved = []
-            for claim in prepared.claims:
-                if reserve(session, permit_line_id=claim.permit_line_id, quantity=claim.quantity, tolerance=tolerance):
-                    reserved.append(claim)
-                else:
-                    prepared.refused.append({"line": claim.line, "permit": claim.permit[1], "quantity": claim.quantity})
-            prepared.findings.extend(refusal_findings(prepared.refused))
-            outcome = self.evaluate(prepared)
-            decision = Decision(
-                assessment_id=assessment_id,
-                declaration_id=declaration.declaration_id,
-                declaration_version=declaration.version,
-                decision=outcome.decision,
-                lane=outcome.lane,
-                score=outcome.score,
-                random_selection=outcome.random_selection,
-                reasons=outcome.reasons,
-                ruleset_version=prepared.ruleset_version,
-                model_version=prepared.model.version if prepared.model else None,
-                assessed_at=now,
-            )
-            response = decision.model_dump(mode="json")
-            db.execute(_INSERT_ASSESSMENT, {
-                "id": assessment_id, "declaration_pk": pk, "declaration_id": declaration.declaration_id,
-                "declaration_version": declaration.version, "decision": decision.decision, "lane": decision.lane,
-                "score": decision.score, "random_selection": decision.random_selection,
-                "ruleset_version": decision.ruleset_version, "model_version": decision.model_version,
-                "customs_office": declaration.customs_office, "assessed_at": now, "response": response,
-                "inputs": stage_inputs(prepared), "actor": actor.name,
-            })
-            db.execute(_INSERT_REASONS, [
-                {"assessment_id": assessment_id, "position": i, "source": r.source, "code": r.code, "rule_id": r.rule_id,
-                 "line": r.line, "permit": r.permit, "lane": r.lane, "score": r.score, "message": r.message}
-                for i, r in enumerate(decision.reasons)
-            ])
-            if reserved:
+            # the unique (id, version) constraint decides races between workers here
+            pks = db.execute(_INSERT_DECLARATIONS, [
+                {"declaration_id": p.declaration.declaration_id, "version": p.declaration.version, "body": p.body,
+                 "body_hash": p.body_hash, "lodged_at": p.declaration.lodged_at, "received_at": now}
+                for p, _ in batch
+            ]).scalars().all()
+            for (prepared, actor), pk in zip(batch, pks):
+                declaration = prepared.declaration
+                assessment_id = str(uuid.uuid4())
+                reserved = []
+                for claim in prepared.claims:
+                    if reserve(session, permit_line_id=claim.permit_line_id, quantity=claim.quantity, tolerance=tolerance):
+                        reserved.append(claim)
+                    else:
+                        prepared.refused.append({"line": claim.line, "permit": claim.permit[1], "quantity": claim.quantity})
+                prepared.findings.extend(refusal_findings(prepared.refused))
+                outcome = self.evaluate(prepared)
+                decision = Decision(
+                    assessment_id=assessment_id,
+                    declaration_id=declaration.declaration_id,
+                    declaration_version=declaration.version,
+                    decision=outcome.decision,
+                    lane=outcome.lane,
+                    score=outcome.score,
+                    random_selection=outcome.random_selection,
+                    reasons=outcome.reasons,
+                    ruleset_version=prepared.ruleset_version,
+                    model_version=prepared.model.version if prepared.model else None,
+                    assessed_at=now,
+                )
+                response = decision.model_dump(mode="json")
+                assessments.append({
+                    "id": assessment_id, "declaration_pk": pk, "declaration_id": declaration.declaration_id,
+                    "declaration_version": declaration.version, "decision": decision.decision, "lane": decision.lane,
+                    "score": decision.score, "random_selection": decision.random_selection,
+                    "ruleset_version": decision.ruleset_version, "model_version": decision.model_version,
+                    "customs_office": declaration.customs_office, "assessed_at": now, "response": response,
+                    "inputs": stage_inputs(prepared), "actor": actor.name,
+                })
+                reasons.extend(
+                    {"assessment_id": assessment_id, "position": i, "source": r.source, "code": r.code, "rule_id": r.rule_id,
+                     "line": r.line, "permit": r.permit, "lane": r.lane, "score": r.score, "message": r.message}
+                    for i, r in enumerate(decision.reasons)
+                )
                 # A release uses the quantities at once; an inspection keeps them reserved until the outcome.
                 state = "used" if decision.decision == "release" else "reserved"
-                db.execute(_INSERT_RESERVATIONS, [
+                reservations.extend(
                     {"assessment_id": assessment_id, "permit_line_id": c.permit_line_id, "declaration_line": c.line,
                      "quantity": c.quantity, "state": state}
                     for c in reserved
-                ])
+                )
                 if state == "used":
-                    for claim in reserved:
-                        use_reserved(session, permit_line_id=claim.permit_line_id, quantity=claim.quantity)
-            db.execute(_INSERT_LINES, line_rows(declaration, pk))
-            refs = permit_ref_rows(declaration, pk)
-            if refs:
-                db.execute(_INSERT_PERMIT_REFS, refs)
-            append_audit(
-                session, actor=actor, action="assessment.create", entity="assessment", entity_id=assessment_id,
-                after=response, detail={"declaration_id": declaration.declaration_id, "version": declaration.version,
-                                        "lane": decision.lane, "body_hash": prepared.body_hash},
-                at=now,
-            )
-        decision._confidential_rules = frozenset(prepared.confidential)
-        return decision
+                    used.extend(reserved)
+                lines.extend(line_rows(declaration, pk))
+                refs.extend(permit_ref_rows(declaration, pk))
+                audits.append(AuditEntry(
+                    actor, "assessment.create", "assessment", assessment_id, after=response,
+                    detail={"declaration_id": declaration.declaration_id, "version": declaration.version,
+                            "lane": decision.lane, "body_hash": prepared.body_hash},
+                    at=now,
+                ))
+                decision._confidential_rules = frozenset(prepared.confidential)
+                decisions.append(decision)
+            db.execute(_INSERT_ASSESSMENT, assessments)
+            for rows, statement in ((reasons, _INSERT_REASONS), (reservations, _INSERT_RESERVATIONS),
+                                    (lines, _INSERT_LINES), (refs, _INSERT_PERMIT_REFS)):
+                if rows:
+                    db.execute(statement, rows)
+            # moving reserved to used keeps reserved + used, which is all a later reservation checks
+            if used:
+                use_reserved(session, [{"line_id": c.permit_line_id, "wanted": c.quantity} for c in used])
+            append_audit_many(session, audits)
+        return decisions
 
     # -- reads and outcomes -------------------------------------------------------------------
     def get_assessment(self, assessment_id: str) -> Decision:

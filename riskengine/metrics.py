@@ -17,6 +17,10 @@ class Metrics:
         self.rule_hits = Counter("riskengine_rule_hits_total", "Rule hits", ["rule_id"], registry=self.registry)
         self.findings = Counter("riskengine_permit_findings_total", "Permit findings", ["code"], registry=self.registry)
         self.errors = Counter("riskengine_errors_total", "Requests that failed, by kind", ["kind"], registry=self.registry)
+        self.batch_size = Histogram(
+            "riskengine_assessment_batch_size", "Declarations assessed together in one write transaction",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128), registry=self.registry,
+        )
         self.model_mode = Gauge("riskengine_model_loaded", "1 when a model scores declarations, 0 in rules-only mode", registry=self.registry)
 
     def observe(self, decision, seconds: float) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from riskengine.store.tables import AuditHead, AuditRecord
 
-__all__ = ["Actor", "GENESIS", "append_audit", "content_hash", "verify_chain", "ChainProblem"]
+__all__ = ["Actor", "AuditEntry", "GENESIS", "append_audit", "append_audit_many", "content_hash", "verify_chain", "ChainProblem"]
 
 GENESIS = "0" * 64
 
@@ -85,7 +85,26 @@ def append_audit(
     detail: dict[str, Any] | None = None,
     at: dt.datetime | None = None,
 ) -> dict[str, Any]:
-    """Append one record in the caller's transaction; the head row lock keeps the chain linear.
+    """Append one record in the caller's transaction; the head row lock keeps the chain linear."""
+    return append_audit_many(session, [AuditEntry(actor, action, entity, entity_id, before, after, detail, at)])[0]
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """What one audit record says, before it is chained."""
+
+    actor: Actor
+    action: str
+    entity: str
+    entity_id: str
+    before: Any = None
+    after: Any = None
+    detail: dict[str, Any] | None = None
+    at: dt.datetime | None = None
+
+
+def append_audit_many(session: Session, entries: list[AuditEntry]) -> list[dict[str, Any]]:
+    """Append records in order in the caller's transaction: one head lock, one insert, one head move.
 
     Written with Core statements: it runs in every assessment's write transaction.
     """
@@ -96,23 +115,28 @@ def append_audit(
         seq, prev_hash = 0, GENESIS
     else:
         seq, prev_hash = head.seq, head.hash
-    record = {
-        "seq": seq + 1,
-        "at": at or dt.datetime.now(dt.timezone.utc),
-        "actor": actor.name,
-        "role": actor.role,
-        "action": action,
-        "entity": entity,
-        "entity_id": entity_id,
-        "before_hash": content_hash(before),
-        "after_hash": content_hash(after),
-        "detail": detail or {},
-    }
-    record["prev_hash"] = prev_hash
-    record["hash"] = _record_hash(prev_hash, _hashed_fields(record))  # no ORM object: this runs per assessment
-    db.execute(_RECORDS.insert(), record)
-    db.execute(_MOVE_HEAD, {"new_seq": record["seq"], "new_hash": record["hash"]})
-    return record
+    records = []
+    for entry in entries:
+        seq += 1
+        record = {
+            "seq": seq,
+            "at": entry.at or dt.datetime.now(dt.timezone.utc),
+            "actor": entry.actor.name,
+            "role": entry.actor.role,
+            "action": entry.action,
+            "entity": entry.entity,
+            "entity_id": entry.entity_id,
+            "before_hash": content_hash(entry.before),
+            "after_hash": content_hash(entry.after),
+            "detail": entry.detail or {},
+        }
+        record["prev_hash"] = prev_hash
+        record["hash"] = prev_hash = _record_hash(prev_hash, _hashed_fields(record))  # no ORM object: runs per assessment
+        records.append(record)
+    if records:
+        db.execute(_RECORDS.insert(), records)
+        db.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": prev_hash})
+    return records
 
 
 @dataclass(frozen=True)

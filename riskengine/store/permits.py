@@ -9,6 +9,7 @@ import calendar
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Float, bindparam, select, update
 from sqlalchemy.orm import Session, selectinload
@@ -307,9 +308,12 @@ def reserve(session: Session, *, permit_line_id: int, quantity: float, tolerance
     return result.rowcount == 1
 
 
-def use_reserved(session: Session, *, permit_line_id: int, quantity: float) -> None:
-    """Move `quantity` of a permit line from reserved to used (a released declaration)."""
-    session.connection().execute(_USE_RESERVED, {"line_id": permit_line_id, "wanted": quantity})
+def use_reserved(session: Session, claims: list[dict[str, Any]]) -> None:
+    """Move quantities of permit lines from reserved to used (released declarations): one statement.
+
+    Each claim is ``{"line_id": permit line id, "wanted": quantity}``.
+    """
+    session.connection().execute(_USE_RESERVED, claims)
 
 
 def settle_reservations(
