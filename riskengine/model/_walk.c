@@ -1,0 +1,431 @@
+/* Tree walks of a whole forest over a block of rows, with scikit-learn's comparisons and sums.
+ *
+ * scikit-learn walks one tree per call and one row at a time, branching at every node; here all
+ * trees go in one call and several rows walk a tree at once with a branch-free choice of child, so
+ * the memory loads of different rows overlap. The decisions and the float operations are
+ * scikit-learn's: `Tree.apply` for an isolation forest (float32 value, `<=` to a float64
+ * threshold, NaN by missing_go_to_left) and `_predict_one_from_raw_data` for a
+ * HistGradientBoosting predictor (categorical splits included); the sums run per row, tree 0
+ * first, from 0.0, as numpy's `+=` over the trees does. Python builds the node table
+ * (`riskengine.model._isolation`, `riskengine.model._gains`).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+/* One node; the Python side builds the same layout as a numpy structured dtype (24 bytes). */
+typedef struct {
+    double threshold;  /* numeric split: go left when value <= threshold */
+    int32_t feature;   /* column of the row; 0 for a leaf (its children are itself) */
+    int32_t child[2];  /* absolute indices: [0] left, [1] right */
+    uint32_t info;     /* bit 0: NaN goes left; bit 1: categorical; bit 2: leaf; bits 3..: bitset row */
+} node_t;
+
+#define NAN_LEFT 1u
+#define CATEGORICAL 2u
+#define LEAF 4u
+#define BITSET_SHIFT 3
+#define BITSET_WORDS 8 /* 256 categories in uint32 words, as scikit-learn's bitsets */
+#define LANES 8        /* rows walking one tree at once */
+
+typedef struct {
+    const uint32_t *raw_left; /* (rows, 8): categories going left, per categorical node */
+    const uint32_t *known;    /* (categorical features, 8): categories seen in fit */
+    const uint32_t *f_idx_map;/* feature -> row of known */
+} categories_t;
+
+/* scikit-learn's `<uint8_t>value` on x86-64: truncation to int32 (0x80000000 when out of range), low byte. */
+static inline uint32_t
+category_of(double value)
+{
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+    return value < 2147483648.0 ? (uint32_t)(uint8_t)(int32_t)value : 0u;
+#else
+    return (uint8_t)value;
+#endif
+}
+
+static inline int
+in_bitset(const uint32_t *bitsets, uint32_t row, uint32_t category)
+{
+    return (bitsets[row * BITSET_WORDS + (category >> 5)] >> (category & 31u)) & 1u;
+}
+
+/* `_predict_one_from_raw_data`'s choice at a categorical node (value not NaN). */
+static int
+categorical_left(const node_t *node, double value, const categories_t *cat)
+{
+    int missing_left = (node->info & NAN_LEFT) != 0;
+    uint32_t category;
+
+    if (value < 0)
+        return missing_left;
+    category = category_of(value);
+    if (in_bitset(cat->raw_left, node->info >> BITSET_SHIFT, category))
+        return 1;
+    if (in_bitset(cat->known, cat->f_idx_map[node->feature], category))
+        return 0;
+    return missing_left; /* an unknown category is missing */
+}
+
+/* Walk one tree for rows [0, n) of X (row-major, `stride` values per row): leaf[i] gets row i's leaf.
+ * LANES rows step through the tree together, branch-free (a leaf is its own child), until all of
+ * them stand on a leaf: their loads overlap instead of waiting on each other. */
+#define DEFINE_WALK(NAME, T, CAT)                                                                      \
+static void                                                                                         \
+NAME(const node_t *nodes, int32_t root, const T *X, Py_ssize_t stride, Py_ssize_t n,                \
+     int32_t *leaf, const categories_t *cat)                                                        \
+{                                                                                                   \
+    Py_ssize_t lo;                                                                                  \
+    int k;                                                                                          \
+                                                                                                    \
+    for (lo = 0; lo < n; lo += LANES) {                                                             \
+        int32_t node[LANES];                                                                        \
+        const T *row[LANES];                                                                        \
+        uint32_t inner;                                                                             \
+        for (k = 0; k < LANES; k++) {                                                               \
+            node[k] = root;                                                                         \
+            row[k] = X + (lo + k < n ? lo + k : lo) * stride; /* past the end: repeat row lo */     \
+        }                                                                                           \
+        inner = ~nodes[root].info & LEAF;                                                           \
+        while (inner) {                                                                             \
+            inner = 0;                                                                              \
+            for (k = 0; k < LANES; k++) {                                                           \
+                const node_t *nd = nodes + node[k];                                                 \
+                T value = row[k][nd->feature];                                                      \
+                int left;                                                                           \
+                if (CAT && (nd->info & CATEGORICAL))                                                \
+                    left = value != value ? (int)(nd->info & NAN_LEFT) : categorical_left(nd, value, cat); \
+                else                                                                                \
+                    left = ((double)value <= nd->threshold) | ((value != value) & (int)(nd->info & NAN_LEFT)); \
+                node[k] = nd->child[!left];                                                         \
+                inner |= ~nodes[node[k]].info;                                                      \
+            }                                                                                       \
+            inner &= LEAF;                                                                          \
+        }                                                                                           \
+        for (k = 0; k < LANES && lo + k < n; k++)                                                   \
+            leaf[lo + k] = node[k];                                                                 \
+    }                                                                                               \
+}
+
+DEFINE_WALK(walk_f32, float, 0)
+DEFINE_WALK(walk_f64, double, 0)
+DEFINE_WALK(walk_f64_categorical, double, 1)
+
+/* -- argument checks ------------------------------------------------------------------------- */
+
+static int
+format_is(const Py_buffer *view, char code)
+{
+    const char *f = view->format ? view->format : "B";
+    if (*f == '@' || *f == '=' || *f == '<')
+        f++;
+    return f[0] == code && f[1] == '\0';
+}
+
+/* A C-contiguous buffer of `ndim` dimensions and element `code` (0: any, checked by itemsize). */
+static int
+get_array(PyObject *obj, Py_buffer *view, const char *name, char code, Py_ssize_t itemsize, int ndim,
+          int writable)
+{
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+
+    if (PyObject_GetBuffer(obj, view, flags) < 0) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "%s must be a %sC-contiguous buffer", name, writable ? "writable " : "");
+        return -1;
+    }
+    if (view->ndim != ndim || view->itemsize != itemsize || (code && !format_is(view, code))) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s must be a %d-dimensional array of %zd-byte items ('%c'), got %d dimension(s) of "
+                     "%zd-byte items ('%s')",
+                     name, ndim, itemsize, code ? code : '?', view->ndim, view->itemsize,
+                     view->format ? view->format : "B");
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+/* Every node within the table, children after their parent (so a walk ends), columns within the row. */
+static int
+check_nodes(const node_t *nodes, Py_ssize_t n_nodes, Py_ssize_t n_columns, const Py_buffer *raw_left,
+            const Py_buffer *known, const Py_buffer *f_idx_map, int *categorical)
+{
+    Py_ssize_t i;
+    Py_ssize_t raw_rows = raw_left ? raw_left->shape[0] : 0;
+    Py_ssize_t known_rows = known ? known->shape[0] : 0;
+    Py_ssize_t mapped = f_idx_map ? f_idx_map->shape[0] : 0;
+
+    for (i = 0; i < n_nodes; i++) {
+        const node_t *nd = nodes + i;
+        if (nd->info & LEAF) {
+            if (nd->child[0] != i || nd->child[1] != i || nd->feature != 0) {
+                PyErr_Format(PyExc_ValueError, "nodes: leaf %zd must be its own children, feature 0", i);
+                return -1;
+            }
+            continue;
+        }
+        if (nd->child[0] <= i || nd->child[1] <= i || nd->child[0] >= n_nodes || nd->child[1] >= n_nodes) {
+            PyErr_Format(PyExc_ValueError, "nodes: children of node %zd must follow it within the table", i);
+            return -1;
+        }
+        if (nd->feature < 0 || nd->feature >= n_columns) {
+            PyErr_Format(PyExc_ValueError, "nodes: node %zd tests column %d, X has %zd", i, (int)nd->feature,
+                         n_columns);
+            return -1;
+        }
+        if (nd->info & CATEGORICAL) {
+            *categorical = 1;
+            uint32_t bitset = nd->info >> BITSET_SHIFT;
+            if ((Py_ssize_t)bitset >= raw_rows || nd->feature >= mapped
+                || (Py_ssize_t)((const uint32_t *)f_idx_map->buf)[nd->feature] >= known_rows) {
+                PyErr_Format(PyExc_ValueError, "nodes: categorical node %zd has no bitset", i);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int
+check_roots(const Py_buffer *roots, Py_ssize_t n_nodes)
+{
+    const int32_t *r = roots->buf;
+    Py_ssize_t t;
+
+    for (t = 0; t < roots->shape[0]; t++) {
+        if (r[t] < 0 || r[t] >= n_nodes) {
+            PyErr_Format(PyExc_ValueError, "roots: tree %zd starts at %d, outside the %zd nodes", t, (int)r[t], n_nodes);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int
+check_range(Py_ssize_t start, Py_ssize_t stop, Py_ssize_t n)
+{
+    if (start < 0 || stop < start || stop > n) {
+        PyErr_Format(PyExc_ValueError, "rows %zd:%zd are not within the %zd rows of X", start, stop, n);
+        return -1;
+    }
+    return 0;
+}
+
+/* -- isolation forest -------------------------------------------------------------------------- */
+
+PyDoc_STRVAR(isolation_doc,
+"isolation(nodes, roots, depth, X, out, start, stop, block)\n--\n\n"
+"out[i] = 0.0 + depth[leaf of row i in tree 0] + depth[... tree 1] + ... for rows start:stop.\n"
+"X: float32 (rows, columns); nodes: the node table; roots: int32 per tree; depth: float64 per node;\n"
+"out: float64 (rows,). Rows go `block` at a time through all trees.");
+
+static PyObject *
+isolation(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    PyObject *o_nodes, *o_roots, *o_depth, *o_X, *o_out;
+    Py_buffer nodes, roots, depth, X, out;
+    Py_buffer *views[5] = {&nodes, &roots, &depth, &X, &out};
+    Py_ssize_t start, stop, block, n_nodes, n_trees, n_rows, n_columns;
+    int32_t *leaf = NULL;
+    PyObject *result = NULL;
+    int got = 0, i, categorical = 0;
+
+    if (!PyArg_ParseTuple(args, "OOOOOnnn:isolation", &o_nodes, &o_roots, &o_depth, &o_X, &o_out, &start, &stop,
+                          &block))
+        return NULL;
+    if (get_array(o_nodes, &nodes, "nodes", 0, sizeof(node_t), 1, 0) < 0) goto end;
+    got++;
+    if (get_array(o_roots, &roots, "roots", 'i', 4, 1, 0) < 0) goto end;
+    got++;
+    if (get_array(o_depth, &depth, "depth", 'd', 8, 1, 0) < 0) goto end;
+    got++;
+    if (get_array(o_X, &X, "X", 'f', 4, 2, 0) < 0) goto end;
+    got++;
+    if (get_array(o_out, &out, "out", 'd', 8, 1, 1) < 0) goto end;
+    got++;
+    n_nodes = nodes.shape[0];
+    n_trees = roots.shape[0];
+    n_rows = X.shape[0];
+    n_columns = X.shape[1];
+    if (depth.shape[0] != n_nodes) {
+        PyErr_Format(PyExc_ValueError, "depth has %zd values for %zd nodes", depth.shape[0], n_nodes);
+        goto end;
+    }
+    if (out.shape[0] != n_rows) {
+        PyErr_Format(PyExc_ValueError, "out has %zd rows, X %zd", out.shape[0], n_rows);
+        goto end;
+    }
+    if (block < 1) {
+        PyErr_SetString(PyExc_ValueError, "block must be positive");
+        goto end;
+    }
+    if (check_range(start, stop, n_rows) < 0 || check_roots(&roots, n_nodes) < 0
+        || check_nodes(nodes.buf, n_nodes, n_columns, NULL, NULL, NULL, &categorical) < 0)
+        goto end;
+    if (block > stop - start)
+        block = stop - start > 0 ? stop - start : 1;
+    leaf = PyMem_RawMalloc(sizeof(int32_t) * (size_t)block);
+    if (leaf == NULL) {
+        PyErr_NoMemory();
+        goto end;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    {
+        const node_t *table = nodes.buf;
+        const int32_t *root = roots.buf;
+        const double *d = depth.buf;
+        const float *x = X.buf;
+        double *o = out.buf;
+        Py_ssize_t lo, j, t;
+
+        for (lo = start; lo < stop; lo += block) {
+            Py_ssize_t m = stop - lo < block ? stop - lo : block;
+            for (j = 0; j < m; j++)
+                o[lo + j] = 0.0;
+            for (t = 0; t < n_trees; t++) {
+                walk_f32(table, root[t], x + lo * n_columns, n_columns, m, leaf, NULL);
+                for (j = 0; j < m; j++)
+                    o[lo + j] += d[leaf[j]];
+            }
+        }
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+end:
+    PyMem_RawFree(leaf);
+    for (i = 0; i < got; i++)
+        PyBuffer_Release(views[i]);
+    return result;
+}
+
+/* -- booster ----------------------------------------------------------------------------------- */
+
+PyDoc_STRVAR(booster_doc,
+"booster(nodes, roots, value, X, baseline, raw_left_cat_bitsets, known_cat_bitsets, f_idx_map,\n"
+"        raw, leaves, start, stop, block)\n--\n\n"
+"For rows start:stop: leaves[t, i] = absolute leaf of row i in tree t, and\n"
+"raw[i] = 0.0 + baseline + value[leaves[0, i]] + value[leaves[1, i]] + ...\n"
+"X: float64 (rows, columns); roots: int32 per tree; value: float64 per node; bitsets: uint32\n"
+"(rows, 8); f_idx_map: uint32 per column; raw: float64 (rows,); leaves: int32 (trees, rows).");
+
+static PyObject *
+booster(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    PyObject *o_nodes, *o_roots, *o_value, *o_X, *o_raw_left, *o_known, *o_map, *o_raw, *o_leaves;
+    Py_buffer nodes, roots, value, X, raw_left, known, f_idx_map, raw, leaves;
+    Py_buffer *views[9] = {&nodes, &roots, &value, &X, &raw_left, &known, &f_idx_map, &raw, &leaves};
+    double baseline;
+    Py_ssize_t start, stop, block, n_nodes, n_trees, n_rows, n_columns;
+    PyObject *result = NULL;
+    int got = 0, i, categorical = 0;
+
+    if (!PyArg_ParseTuple(args, "OOOOdOOOOOnnn:booster", &o_nodes, &o_roots, &o_value, &o_X, &baseline,
+                          &o_raw_left, &o_known, &o_map, &o_raw, &o_leaves, &start, &stop, &block))
+        return NULL;
+    if (get_array(o_nodes, &nodes, "nodes", 0, sizeof(node_t), 1, 0) < 0) goto end;
+    got++;
+    if (get_array(o_roots, &roots, "roots", 'i', 4, 1, 0) < 0) goto end;
+    got++;
+    if (get_array(o_value, &value, "value", 'd', 8, 1, 0) < 0) goto end;
+    got++;
+    if (get_array(o_X, &X, "X", 'd', 8, 2, 0) < 0) goto end;
+    got++;
+    if (get_array(o_raw_left, &raw_left, "raw_left_cat_bitsets", 'I', 4, 2, 0) < 0) goto end;
+    got++;
+    if (get_array(o_known, &known, "known_cat_bitsets", 'I', 4, 2, 0) < 0) goto end;
+    got++;
+    if (get_array(o_map, &f_idx_map, "f_idx_map", 'I', 4, 1, 0) < 0) goto end;
+    got++;
+    if (get_array(o_raw, &raw, "raw", 'd', 8, 1, 1) < 0) goto end;
+    got++;
+    if (get_array(o_leaves, &leaves, "leaves", 'i', 4, 2, 1) < 0) goto end;
+    got++;
+    n_nodes = nodes.shape[0];
+    n_trees = roots.shape[0];
+    n_rows = X.shape[0];
+    n_columns = X.shape[1];
+    if (value.shape[0] != n_nodes) {
+        PyErr_Format(PyExc_ValueError, "value has %zd values for %zd nodes", value.shape[0], n_nodes);
+        goto end;
+    }
+    if (raw_left.shape[1] != BITSET_WORDS || known.shape[1] != BITSET_WORDS) {
+        PyErr_SetString(PyExc_ValueError, "raw_left_cat_bitsets and known_cat_bitsets must have 8 columns");
+        goto end;
+    }
+    if (raw.shape[0] != n_rows || leaves.shape[0] != n_trees || leaves.shape[1] != n_rows) {
+        PyErr_Format(PyExc_ValueError, "raw must be (%zd,) and leaves (%zd, %zd) for X of %zd rows and %zd trees",
+                     n_rows, n_trees, n_rows, n_rows, n_trees);
+        goto end;
+    }
+    if (block < 1) {
+        PyErr_SetString(PyExc_ValueError, "block must be positive");
+        goto end;
+    }
+    if (check_range(start, stop, n_rows) < 0 || check_roots(&roots, n_nodes) < 0
+        || check_nodes(nodes.buf, n_nodes, n_columns, &raw_left, &known, &f_idx_map, &categorical) < 0)
+        goto end;
+    Py_BEGIN_ALLOW_THREADS
+    {
+        const node_t *table = nodes.buf;
+        const int32_t *root = roots.buf;
+        const double *v = value.buf;
+        const double *x = X.buf;
+        double *r = raw.buf;
+        int32_t *leaf = leaves.buf;
+        categories_t cat = {raw_left.buf, known.buf, f_idx_map.buf};
+        Py_ssize_t lo, j, t;
+
+        for (lo = start; lo < stop; lo += block) {
+            Py_ssize_t m = stop - lo < block ? stop - lo : block;
+            for (j = 0; j < m; j++) {
+                r[lo + j] = 0.0;
+                r[lo + j] += baseline;
+            }
+            for (t = 0; t < n_trees; t++) {
+                int32_t *row_leaf = leaf + t * n_rows + lo;
+                if (categorical)
+                    walk_f64_categorical(table, root[t], x + lo * n_columns, n_columns, m, row_leaf, &cat);
+                else
+                    walk_f64(table, root[t], x + lo * n_columns, n_columns, m, row_leaf, &cat);
+                for (j = 0; j < m; j++)
+                    r[lo + j] += v[row_leaf[j]];
+            }
+        }
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+end:
+    for (i = 0; i < got; i++)
+        PyBuffer_Release(views[i]);
+    return result;
+}
+
+/* -- module ------------------------------------------------------------------------------------ */
+
+static PyObject *
+node_size(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(unused))
+{
+    return PyLong_FromSsize_t((Py_ssize_t)sizeof(node_t));
+}
+
+static PyMethodDef methods[] = {
+    {"isolation", isolation, METH_VARARGS, isolation_doc},
+    {"booster", booster, METH_VARARGS, booster_doc},
+    {"node_size", node_size, METH_NOARGS, "Bytes per node of the table."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "riskengine.model._walk",
+    "All trees of a forest over a block of rows, with scikit-learn's comparisons and sums.", -1, methods,
+};
+
+PyMODINIT_FUNC
+PyInit__walk(void)
+{
+    return PyModule_Create(&module);
+}
