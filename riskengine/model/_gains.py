@@ -8,16 +8,25 @@ line's leaf alone (the reference values are constants), so it is tabled once per
 walks only the diverging trees from their divergence node: the probe's raw score is the line's raw
 score plus the change of leaf value in those trees. The result is the probe's score up to float
 summation order (about 1e-16), far below the 1e-6 a gain must exceed to be named.
+
+The leaves of every line come from the compiled `riskengine.model._walk` (all trees per call, with
+scikit-learn's decisions and sums), or from scikit-learn's predictor of each tree where it is not built.
 """
 from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
 from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
+from riskengine.model._isolation import _walk, node_table
+
 __all__ = ["BoosterLeaves", "booster_leaves"]
 
 _CACHE: dict[tuple[int, tuple[str, ...]], BoosterLeaves] = {}
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+MIN_ROWS_PER_THREAD = 4096  # below this a thread costs more than it saves
 
 
 class BoosterLeaves:
@@ -50,9 +59,28 @@ class BoosterLeaves:
             self.predictors.append(TreePredictor(nodes, predictor.binned_left_cat_bitsets,
                                                  predictor.raw_left_cat_bitsets))
             self._table(predictor.nodes, int(self.offsets[t]))
+        self._walk_tables(booster)
         dtype = np.uint16 if self.n_groups <= 16 else np.uint64
         bit = np.left_shift(np.uint64(1), np.arange(self.n_groups, dtype=np.uint64))
         self.mask = ((self.start >= 0) * bit).sum(axis=1).astype(dtype)  # diverging groups per leaf
+
+    def _walk_tables(self, booster) -> None:
+        """The trees as `_walk` reads them: one node table, every tree's categorical bitsets stacked."""
+        trees = [predictor for (predictor,) in booster._predictors]
+        bitsets = [np.zeros((0, 8), dtype=np.uint32)] + [p.raw_left_cat_bitsets for p in trees]
+        first_bitset = np.cumsum([0] + [p.raw_left_cat_bitsets.shape[0] for p in trees[:-1]])
+        nodes = np.concatenate([p.nodes for p in trees])
+        self.roots = self.offsets.astype(np.int32)
+        self.nodes = node_table(
+            nodes["is_leaf"].astype(bool), feature=nodes["feature_idx"], threshold=nodes["num_threshold"],
+            left=nodes["left"], right=nodes["right"], nan_left=nodes["missing_go_to_left"], roots=self.roots,
+            categorical=nodes["is_categorical"],
+            bitset=nodes["bitset_idx"] + np.repeat(first_bitset, [p.nodes.size for p in trees]),
+        )
+        self.raw_left_cat_bitsets = np.ascontiguousarray(np.concatenate(bitsets), dtype=np.uint32)
+        self.known_cat_bitsets = np.ascontiguousarray(self.known_cat_bitsets, dtype=np.uint32).reshape(-1, 8)
+        self.f_idx_map = np.ascontiguousarray(self.f_idx_map, dtype=np.uint32)
+        self.leaf_value = np.ascontiguousarray(self.packed.leaf_value, dtype=np.float64)
 
     def _table(self, nodes, offset: int) -> None:
         ref, group = self.reference, self.group_of_feature
@@ -84,12 +112,16 @@ class BoosterLeaves:
         X = np.ascontiguousarray(X, dtype=np.float64)
         n = X.shape[0]
         leaves = np.empty((len(self.predictors), n), dtype=np.int32)
-        raw = np.zeros((n, 1), dtype=np.float64, order="F")
-        raw += self.baseline
-        values = self.packed.leaf_value
         # as scikit-learn's predict: every core unless a threadpool limit says otherwise (batch
         # workers limit themselves to one thread, since they already fill the cores)
         threads = _openmp_effective_n_threads()
+        if _walk is not None:
+            raw = np.empty(n)
+            self._walk(X, raw, leaves, threads=threads, block=block)
+            return raw, leaves.T
+        raw = np.zeros((n, 1), dtype=np.float64, order="F")
+        raw += self.baseline
+        values = self.packed.leaf_value
         for start in range(0, n, block):
             rows, out = X[start:start + block], raw[start:start + block, 0]
             for t, predictor in enumerate(self.predictors):
@@ -97,6 +129,22 @@ class BoosterLeaves:
                 leaf[:] = predictor.predict(rows, self.known_cat_bitsets, self.f_idx_map, threads)
                 out += values[leaf]
         return raw[:, 0], leaves.T
+
+    def _walk(self, X: np.ndarray, raw: np.ndarray, leaves: np.ndarray, *, threads: int, block: int) -> None:
+        """`_walk.booster` over all rows: in one call, or in one range of rows per thread."""
+        def walk(start: int, stop: int) -> None:
+            _walk.booster(self.nodes, self.roots, self.leaf_value, X, self.baseline, self.raw_left_cat_bitsets,
+                          self.known_cat_bitsets, self.f_idx_map, raw, leaves, start, stop, block)
+
+        n = X.shape[0]
+        threads = max(1, min(threads, n // MIN_ROWS_PER_THREAD))
+        if threads == 1:
+            walk(0, n)
+            return
+        pool = _POOLS.get(threads) or _POOLS.setdefault(threads, ThreadPoolExecutor(threads, "riskengine-walk"))
+        bounds = np.linspace(0, n, threads + 1).astype(int).tolist()
+        for future in [pool.submit(walk, lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]:
+            future.result()
 
     def probability(self, raw: np.ndarray) -> np.ndarray:
         """`predict_proba(...)[:, 1]` of raw scores."""
