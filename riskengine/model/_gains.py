@@ -14,18 +14,20 @@ scikit-learn's decisions and sums), or from scikit-learn's predictor of each tre
 """
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
 from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
-from riskengine.model._isolation import _walk, node_table
+from riskengine.model._isolation import BLOCK, _walk, node_table
 
 __all__ = ["BoosterLeaves", "booster_leaves"]
 
 _CACHE: dict[tuple[int, tuple[str, ...]], BoosterLeaves] = {}
 _POOLS: dict[int, ThreadPoolExecutor] = {}
+os.register_at_fork(after_in_child=_POOLS.clear)  # a forked worker has none of the parent's threads
 MIN_ROWS_PER_THREAD = 4096  # below this a thread costs more than it saves
 
 
@@ -103,7 +105,7 @@ class BoosterLeaves:
                         mark = {**diverged, j: offset + (left if ref_left else right)}
                 stack.append((child, mark))
 
-    def leaves(self, X: np.ndarray, *, block: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+    def leaves(self, X: np.ndarray, *, block: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Each row's raw score (summed as scikit-learn sums it) and absolute leaf index in every tree.
 
         Rows go in blocks that stay in the CPU cache while every tree walks them; the leaves come
@@ -117,8 +119,9 @@ class BoosterLeaves:
         threads = _openmp_effective_n_threads()
         if _walk is not None:
             raw = np.empty(n)
-            self._walk(X, raw, leaves, threads=threads, block=block)
+            self._walk(X, raw, leaves, threads=threads, block=block or BLOCK)
             return raw, leaves.T
+        block = block or 8192
         raw = np.zeros((n, 1), dtype=np.float64, order="F")
         raw += self.baseline
         values = self.packed.leaf_value

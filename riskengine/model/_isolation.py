@@ -24,7 +24,7 @@ __all__ = ["IsolationScorer", "NODE", "isolation_scorer", "node_table"]
 # `node_t` of _walk.c: a leaf has feature 0 and itself as both children
 NODE = np.dtype([("threshold", "<f8"), ("feature", "<i4"), ("child", "<i4", (2,)), ("info", "<u4")])
 NAN_LEFT, CATEGORICAL, LEAF, BITSET_SHIFT = 1, 2, 4, 3
-BLOCK = 2048  # rows per pass over all trees: their features stay in the CPU cache
+BLOCK = 1024  # rows per pass of `_walk` over all trees: their features stay in the CPU cache (measured)
 
 _CACHE: dict[int, "IsolationScorer"] = {}
 
