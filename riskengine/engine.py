@@ -31,7 +31,7 @@ from riskengine.ruleset import ReloadResult, RulesHolder, rule_files
 from riskengine.schemas import Declaration, Decision, Outcome, declaration_hash
 from riskengine.store.audit import Actor, AuditEntry, append_audit, append_audit_many
 from riskengine.store.db import Database, StoreUnavailable
-from riskengine.store.history import aggregates, line_rows, permit_ref_rows
+from riskengine.store.history import aggregates, aggregates_many, line_rows, permit_ref_rows
 from riskengine.store.permits import (
     RegisteredLine,
     RegisteredPermit,
@@ -260,10 +260,10 @@ class Engine:
         with self.database.read() as session:
             return self._prepare(session, declaration)
 
-    def _prepare(self, session, declaration: Declaration, *, registry: Any = _READ) -> Prepared:
+    def _prepare(self, session, declaration: Declaration, *, registry: Any = _READ, history: Any = _READ) -> Prepared:
         lines = self.screen(declaration)
         registry = self._registry(session, declaration) if registry is _READ else registry
-        history = aggregates(session, declaration)
+        history = aggregates(session, declaration) if history is _READ else history
         quotas = self._quota_usage(session, declaration, lines)
         return self.compute(declaration, registry=registry, history=history, quotas=quotas, lines=lines)
 
@@ -391,7 +391,9 @@ class Engine:
         with self.database.read() as session:
             stored = {(row.declaration_id, row.version): row for row in session.connection().execute(
                 _STORED_MANY, {"ids": sorted({declaration.declaration_id for declaration, _ in requests})})}
-            registries = self._registries(session, [declaration for declaration, _ in requests])
+            fresh = [declaration for declaration, _ in requests]  # a few are replays or repeats: asked for all the same
+            registries = self._registries(session, fresh)
+            histories = aggregates_many(session, fresh)
             for i, (declaration, actor) in enumerate(requests):
                 key = (declaration.declaration_id, declaration.version)
                 if key in seen:  # a retry inside the batch replays the first once it is recorded
@@ -402,7 +404,7 @@ class Engine:
                     if key in stored:
                         results[i] = self._replay(stored[key], declaration, declaration_hash(declaration.model_dump(mode="json")))
                         continue
-                    batch.append((i, self._prepare(session, declaration, registry=registries[i]), actor))
+                    batch.append((i, self._prepare(session, declaration, registry=registries[i], history=histories[i]), actor))
                 except StoreUnavailable:
                     raise
                 except ConflictError as exc:

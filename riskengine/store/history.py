@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 from riskengine.schemas import Declaration, declaration_hash
 from riskengine.store.tables import DeclarationLineRow, DeclarationPermitRef, DeclarationRow
 
-__all__ = ["RECENT_CAP", "aggregates", "permit_token", "line_rows", "permit_ref_rows", "import_history"]
+__all__ = ["RECENT_CAP", "aggregates", "aggregates_many", "permit_token", "line_rows", "permit_ref_rows", "import_history"]
 
 
 def permit_token(issuing_country: str, number: str) -> str:
@@ -58,34 +59,40 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
 # on each assessment made the cost grow with its volume.
 RECENT_CAP = 100
 
-# Plain SQL, built once: the aggregates run for every assessment, and composing ORM expressions
-# per call cost more than the queries themselves. Only declarations lodged before this one count.
-_TRADERS = text(
-    """
-    SELECT
+# Plain SQL: the aggregates run for every assessment, and composing ORM expressions per call cost
+# more than the queries themselves. Only declarations lodged before this one count. Each query is a
+# part that answers for one declaration (or one route, or one cited permit); the parts of a batch of
+# declarations go to the database as one UNION ALL, one round trip, each tagged with its index `k`.
+_TRADERS_PART = """
+    SELECT {k} AS k,
       (SELECT count(*) FROM (SELECT DISTINCT declaration_id FROM declaration_lines
-        WHERE exporter_id = :exporter AND lodged_at >= :week_ago AND lodged_at < :at AND declaration_id <> :id
-        LIMIT :cap) AS recent_exports) AS exporter_7d,
+        WHERE exporter_id = :exporter_{k} AND lodged_at >= :week_ago_{k} AND lodged_at < :at_{k} AND declaration_id <> :id_{k}
+        LIMIT :cap) AS recent_exports_{k}) AS exporter_7d,
       (SELECT count(*) FROM (SELECT DISTINCT declaration_id FROM declaration_lines
-        WHERE importer_id = :importer AND lodged_at >= :week_ago AND lodged_at < :at AND declaration_id <> :id
-        LIMIT :cap) AS recent_imports) AS importer_7d,
+        WHERE importer_id = :importer_{k} AND lodged_at >= :week_ago_{k} AND lodged_at < :at_{k} AND declaration_id <> :id_{k}
+        LIMIT :cap) AS recent_imports_{k}) AS importer_7d,
       (SELECT min(lodged_at) FROM declaration_lines
-        WHERE importer_id = :importer AND lodged_at < :at AND declaration_id <> :id) AS importer_first,
+        WHERE importer_id = :importer_{k} AND lodged_at < :at_{k} AND declaration_id <> :id_{k}) AS importer_first,
       (SELECT count(*) FROM (SELECT 1 FROM declaration_lines
-        WHERE exporter_id = :exporter AND lodged_at < :at AND declaration_id <> :id LIMIT 1) AS seen) AS exporter_seen
-    """
-).bindparams(
-    bindparam("at", type_=DateTime(timezone=True)), bindparam("week_ago", type_=DateTime(timezone=True))
-).columns(exporter_7d=Integer, importer_7d=Integer, importer_first=DateTime(timezone=True), exporter_seen=Integer)
+        WHERE exporter_id = :exporter_{k} AND lodged_at < :at_{k} AND declaration_id <> :id_{k} LIMIT 1) AS seen_{k}) AS exporter_seen
+"""
+_TRADERS_COLUMNS = {"k": Integer, "exporter_7d": Integer, "importer_7d": Integer,
+                    "importer_first": DateTime(timezone=True), "exporter_seen": Integer}
 
-_ROUTE_SEEN = text(
-    """
-    SELECT 1 FROM declaration_lines
-    WHERE country_of_export = :exporting AND country_of_destination = :destination AND hs4 = :hs4
-      AND lodged_at < :at AND declaration_id <> :id
-    LIMIT 1
-    """
-).bindparams(bindparam("at", type_=DateTime(timezone=True)))
+_ROUTE_PART = """
+    SELECT {k} AS k WHERE EXISTS (SELECT 1 FROM declaration_lines
+      WHERE country_of_export = :exporting_{k} AND country_of_destination = :destination_{k} AND hs4 = :hs4_{k}
+        AND lodged_at < :at_{k} AND declaration_id <> :id_{k})
+"""
+
+# A line citing one permit (the usual case) needs only how many other declarations cite it: counted
+# in SQL rather than fetching up to RECENT_CAP ids to count them in Python (a much-cited permit made
+# that 100 rows per assessment). Lines citing several permits still unite the sets of ids.
+_CITATION_COUNT_PART = """
+    SELECT {k} AS k, (SELECT count(*) FROM (SELECT DISTINCT declaration_id FROM declaration_permit_refs
+      WHERE issuing_country = :country_{k} AND number = :number_{k} AND declaration_id <> :id_{k}
+      LIMIT :cap) AS citing_{k}) AS n
+"""
 
 _CITATIONS = text(
     """
@@ -95,62 +102,93 @@ _CITATIONS = text(
     """
 )
 
-# A line citing one permit (the usual case) needs only how many other declarations cite it: counted
-# in SQL rather than fetching up to RECENT_CAP ids to count them in Python (a much-cited permit made
-# that 100 rows per assessment). Lines citing several permits still unite the sets of ids.
-_CITATION_COUNT = text(
-    """
-    SELECT count(*) FROM (SELECT DISTINCT declaration_id FROM declaration_permit_refs
-      WHERE issuing_country = :country AND number = :number AND declaration_id <> :id
-      LIMIT :cap) AS citing
-    """
-).columns(count=Integer)
+PARTS_PER_QUERY = 100  # parts of one UNION ALL: a few hundred parameters, well within every driver's limit
+_TIMES = ("at", "week_ago")
+
+
+@functools.lru_cache(maxsize=64)
+def _union(part: str, count: int, columns: tuple[tuple[str, Any], ...]):
+    """The UNION ALL of `count` copies of `part`, built once per size (a statement memoises its compiled SQL)."""
+    statement = text(" UNION ALL ".join(part.format(k=k) for k in range(count)))
+    times = [bindparam(f"{name}_{k}", type_=DateTime(timezone=True)) for k in range(count) for name in _TIMES
+             if f":{name}_{{k}}" in part]
+    return statement.bindparams(*times).columns(**dict(columns))
+
+
+def _ask(db, part: str, params: list[dict[str, Any]], columns: dict[str, Any]) -> list[tuple[int, Any]]:
+    """The rows of `part` for each parameter set, in one statement per PARTS_PER_QUERY, with the set's index."""
+    rows = []
+    for lo in range(0, len(params), PARTS_PER_QUERY):
+        chunk = params[lo:lo + PARTS_PER_QUERY]
+        values: dict[str, Any] = {"cap": RECENT_CAP}
+        for k, p in enumerate(chunk):
+            values.update({f"{name}_{k}": value for name, value in p.items()})
+        statement = _union(part, len(chunk), tuple(columns.items()))
+        rows.extend((lo + row.k, row) for row in db.execute(statement, values))
+    return rows
 
 
 def aggregates(session: Session, declaration: Declaration) -> dict[int, dict[str, Any]]:
     """Per line: the `history.*` facts, from declarations lodged before this one (never this one)."""
-    at = declaration.lodged_at
-    importer = declaration.importer.id or declaration.importer.name
-    exporter = declaration.exporter.id or declaration.exporter.name
+    return aggregates_many(session, [declaration])[0]
+
+
+def aggregates_many(session: Session, declarations: list[Declaration]) -> list[dict[int, dict[str, Any]]]:
+    """`aggregates` of each declaration, in three round trips for all of them (plus one per permit
+    cited together with others on a line)."""
     db = session.connection()  # Core on the session's connection: the ORM adds nothing to plain SQL here
-    traders = db.execute(
-        _TRADERS, {"exporter": exporter, "importer": importer, "week_ago": at - dt.timedelta(days=7), "at": at,
-                   "id": declaration.declaration_id, "cap": RECENT_CAP}
-    ).one()
-    first_seen = _aware(traders.importer_first) if importer else None
-    routes = {
-        hs4 for hs4 in sorted({item.hs_code[:4] for item in declaration.items})
-        if db.execute(_ROUTE_SEEN, {"exporting": declaration.country_of_export, "destination": declaration.country_of_destination,
-                                         "hs4": hs4, "at": at, "id": declaration.declaration_id}).first() is not None
-    }
-    citing: dict[tuple[str, str], set[str]] = {}
-    counts: dict[tuple[str, str], int] = {}
-    cited = [{(ref.issuing_country, ref.number) for ref in item.permits} for item in declaration.items]
-    alone = {next(iter(refs)) for refs in cited if len(refs) == 1}
-    together = set().union(*(refs for refs in cited if len(refs) > 1))
-    for country, number in sorted(alone - together):
-        counts[(country, number)] = db.execute(
-            _CITATION_COUNT, {"country": country, "number": number, "id": declaration.declaration_id, "cap": RECENT_CAP}
-        ).scalar_one()
-    for country, number in sorted(together):
-        citing[(country, number)] = set(db.execute(
-            _CITATIONS, {"country": country, "number": number, "id": declaration.declaration_id, "cap": RECENT_CAP}
-        ).scalars())
-    result = {}
-    for item, refs in zip(declaration.items, cited):
-        if len(refs) == 1 and next(iter(refs)) in counts:
-            citations = counts[next(iter(refs))]
-        else:
-            citations = len(set().union(*(citing.get(ref, set()) for ref in refs)))
-        result[item.line] = {
-            "history.permit_citations": min(citations, RECENT_CAP),
-            "history.exporter_declarations_7d": traders.exporter_7d if exporter else 0,
-            "history.importer_declarations_7d": traders.importer_7d if importer else 0,
-            "history.importer_days_since_first_seen": None if first_seen is None else (at - first_seen).total_seconds() / 86400,
-            "history.route_seen_before": item.hs_code[:4] in routes,
-            "history.exporter_seen_before": bool(exporter and traders.exporter_seen),
-        }
-    return result
+    people = [(d.importer.id or d.importer.name, d.exporter.id or d.exporter.name) for d in declarations]
+    traders = _ask(db, _TRADERS_PART, [
+        {"exporter": exporter, "importer": importer, "week_ago": d.lodged_at - dt.timedelta(days=7), "at": d.lodged_at,
+         "id": d.declaration_id}
+        for d, (importer, exporter) in zip(declarations, people)
+    ], _TRADERS_COLUMNS)
+    traders_of = dict(traders)
+    routes_asked = [(i, hs4) for i, d in enumerate(declarations) for hs4 in sorted({item.hs_code[:4] for item in d.items})]
+    seen = {k for k, _ in _ask(db, _ROUTE_PART, [
+        {"exporting": declarations[i].country_of_export, "destination": declarations[i].country_of_destination,
+         "hs4": hs4, "at": declarations[i].lodged_at, "id": declarations[i].declaration_id}
+        for i, hs4 in routes_asked
+    ], {"k": Integer})}
+    routes: dict[int, set[str]] = {}
+    for j, (i, hs4) in enumerate(routes_asked):
+        if j in seen:
+            routes.setdefault(i, set()).add(hs4)
+    cited = [[{(ref.issuing_country, ref.number) for ref in item.permits} for item in d.items] for d in declarations]
+    counted: list[tuple[int, tuple[str, str]]] = []
+    citing: dict[tuple[int, tuple[str, str]], set[str]] = {}
+    for i, (d, refs_of_lines) in enumerate(zip(declarations, cited)):
+        alone = {next(iter(refs)) for refs in refs_of_lines if len(refs) == 1}
+        together = set().union(*(refs for refs in refs_of_lines if len(refs) > 1))
+        counted.extend((i, key) for key in sorted(alone - together))
+        for country, number in sorted(together):
+            citing[(i, (country, number))] = set(db.execute(
+                _CITATIONS, {"country": country, "number": number, "id": d.declaration_id, "cap": RECENT_CAP}
+            ).scalars())
+    counts = {counted[k]: row.n for k, row in _ask(db, _CITATION_COUNT_PART, [
+        {"country": country, "number": number, "id": declarations[i].declaration_id} for i, (country, number) in counted
+    ], {"k": Integer, "n": Integer})}
+    results = []
+    for i, (d, (importer, exporter), refs_of_lines) in enumerate(zip(declarations, people, cited)):
+        at = d.lodged_at
+        row = traders_of[i]
+        first_seen = _aware(row.importer_first) if importer else None
+        result = {}
+        for item, refs in zip(d.items, refs_of_lines):
+            if len(refs) == 1 and (i, next(iter(refs))) in counts:
+                citations = counts[(i, next(iter(refs)))]
+            else:
+                citations = len(set().union(*(citing.get((i, ref), set()) for ref in refs)))
+            result[item.line] = {
+                "history.permit_citations": min(citations, RECENT_CAP),
+                "history.exporter_declarations_7d": row.exporter_7d if exporter else 0,
+                "history.importer_declarations_7d": row.importer_7d if importer else 0,
+                "history.importer_days_since_first_seen": None if first_seen is None else (at - first_seen).total_seconds() / 86400,
+                "history.route_seen_before": item.hs_code[:4] in routes.get(i, ()),
+                "history.exporter_seen_before": bool(exporter and row.exporter_seen),
+            }
+        results.append(result)
+    return results
 
 
 def import_history(session: Session, declarations: Iterable[Declaration], *, received_at: dt.datetime | None = None) -> int:
