@@ -95,21 +95,38 @@ def _payload_json(payload: dict) -> str:
 def _register(name: str, definition: dict) -> engine.Ruleset:
     """A durable ruleset created from our own JSON (engine.Ruleset would json.dumps the floats)."""
     rules = engine.Ruleset.__new__(engine.Ruleset)
-    rules._actions = {slot: engine.Promise(body.pop("run")) for slot, body in definition.items()}
+    rules._runs = {slot: body.pop("run") for slot, body in definition.items()}  # what _call runs
+    rules._actions = {slot: engine.Promise(run) for slot, run in rules._runs.items()}  # what durable's own loop would
     rules._name, rules._host, rules._definition = name, _HOST, definition
     rules._handle = durable_rules_engine.create_ruleset(name, to_json(definition))
     return rules
 
 
 def _call(rules: engine.Ruleset, function: Callable, text: str) -> None:
-    """One assert or retract plus its actions, as engine.Host does it, raising action errors."""
+    """One assert or retract plus its actions, as durable's own `Ruleset.do_actions` runs them.
+
+    Leaner than durable's loop, which builds a closure and a content object per action and writes the
+    session state back through `json.dumps`: our actions read nothing of the closure and never change
+    the state (they record the hit in `_CALL`), so the state goes back as durable gave it.
+    """
     result = function(rules._handle, text)
     if result[0] in (1, 2):  # not handled / observed: no rule matched
         return
-    errors = []
-    rules.do_actions(result[1] if result[0] == 0 else 0, lambda error, state: error and errors.append(error))
-    if errors:
-        raise errors[0] if isinstance(errors[0], BaseException) else RuleEvaluationError(str(errors[0]))
+    handle, state = rules._handle, result[1] if result[0] == 0 else 0
+    started = durable_rules_engine.start_action_for_state(handle, state)
+    if not started:
+        return
+    state_text, message = started[0], json.loads(started[1])
+    try:
+        while message:
+            action = next(iter(message))
+            rules._runs[action](None)
+            durable_rules_engine.update_state(handle, state_text)
+            following = durable_rules_engine.complete_and_start_action(handle, state)
+            message = json.loads(following) if following else None
+    except BaseException:
+        durable_rules_engine.abandon_action(handle, state)
+        raise
 
 
 def key(name: str) -> str:
