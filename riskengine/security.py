@@ -70,9 +70,9 @@ class ApiKeys:
     """Checks presented keys; a verified key is remembered by its SHA-256 so argon2 runs once per key.
 
     A remembered key still costs one primary-key read per request, so a revocation (made by any
-    process: the CLI, another worker) takes effect on the next request. That read runs on a pooled
-    DBAPI connection, one statement in its own snapshot: it is on every request's path, and
-    SQLAlchemy's session, transaction and execution machinery around it cost several times the query.
+    process: the CLI, another worker) takes effect on the next request. That read runs on a DBAPI
+    connection, one statement in its own snapshot: it is on every request's path, and SQLAlchemy's
+    session, transaction and execution machinery around it cost several times the query.
     """
 
     def __init__(self, database) -> None:
@@ -82,22 +82,66 @@ class ApiKeys:
         dialect = database.read_engine.dialect
         self._revoked_sql = f"SELECT revoked_at FROM {ApiKey.__tablename__} WHERE id = {'?' if dialect.paramstyle == 'qmark' else '%s'}"
         self._dbapi_error = dialect.loaded_dbapi.Error
+        self._own = None  # the event loop's connection (`remembered`)
+        self._own_lock = threading.Lock()
 
     def _still_valid(self, key_id: int) -> bool:
         try:
             connection = self.database.read_engine.raw_connection()
             try:
-                cursor = connection.cursor()
-                try:
-                    cursor.execute(self._revoked_sql, (key_id,))
-                    row = cursor.fetchone()
-                finally:
-                    cursor.close()
+                return self._read_valid(connection, key_id)
             finally:
                 connection.close()  # back to the pool, which rolls back whatever the driver began
         except (OperationalError, InterfaceError, self._dbapi_error) as exc:
             raise StoreUnavailable(f"database unavailable: {getattr(exc, 'orig', exc)}") from exc
+
+    def _read_valid(self, connection, key_id: int) -> bool:
+        cursor = connection.cursor()
+        try:
+            cursor.execute(self._revoked_sql, (key_id,))
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
         return row is not None and row[0] is None
+
+    def remembered(self, presented: str) -> Actor | None:
+        """The actor of a key verified before, its revocation read at once; None for a key not seen yet.
+
+        For the event loop: the read runs on a connection of its own, outside the pool, so the loop
+        never waits for a pooled connection nor hops to a thread. Those hops, one per request, cost
+        more than the read, and thirty-odd threads contending for the GIL stretched latency tails.
+        A key seen for the first time needs `authenticate` (argon2, in a thread).
+        """
+        known = self._verified.get(hashlib.sha256(presented.encode()).digest())
+        if known is None:
+            return None
+        with self._own_lock:
+            for attempt in (1, 2):
+                try:
+                    if self._own is None:
+                        self._own = self.database.read_engine.raw_connection()
+                    valid = self._read_valid(self._own, known.key_id)
+                    self._own.rollback()  # end the snapshot: the next request reads afresh
+                    break
+                except (OperationalError, InterfaceError, self._dbapi_error) as exc:
+                    self._close_own()  # a server restarted or a connection dropped: one fresh try
+                    if attempt == 2:
+                        raise StoreUnavailable(f"database unavailable: {getattr(exc, 'orig', exc)}") from exc
+        if not valid:
+            raise InvalidKey("API key revoked")
+        return known.actor
+
+    def _close_own(self) -> None:
+        own, self._own = self._own, None
+        if own is not None:
+            try:
+                own.invalidate()  # not back to the pool: it may be broken
+            except Exception:  # noqa: BLE001 - closing a broken connection may fail too
+                pass
+
+    def close(self) -> None:
+        with self._own_lock:
+            self._close_own()
 
     def authenticate(self, presented: str) -> Actor:
         """The key's actor. A key verified before is known from memory (argon2 runs once per key);

@@ -149,6 +149,7 @@ def create_app(settings: Settings, *, engine=None) -> FastAPI:
         finally:
             if watcher is not None:
                 watcher.stop()
+            app.state.api_keys.close()
             if owned:
                 app.state.engine.close()
 

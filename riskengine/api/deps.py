@@ -35,7 +35,7 @@ async def _actor(request: Request, credentials: HTTPAuthorizationCredentials | N
         raise _unauthorised("missing API key: send Authorization: Bearer <key>")
     keys: ApiKeys = request.app.state.api_keys
     try:
-        actor = await run_in_threadpool(keys.authenticate, credentials.credentials)
+        actor = keys.remembered(credentials.credentials) or await run_in_threadpool(keys.authenticate, credentials.credentials)
     except InvalidKey as exc:
         raise _unauthorised(str(exc)) from exc
     limiter = request.app.state.rate_limiter
