@@ -4,7 +4,9 @@
 
 Needs wrk (https://github.com/wg/wrk; Debian/Ubuntu: `sudo apt-get install wrk`, macOS: `brew install wrk`).
 Starts, on loopback only, (1) a bare FastAPI app returning a constant (`_floor_app.py`, one uvicorn worker),
-(2) riskengine with one worker on SQLite, (3) riskengine with four workers on PostgreSQL
+(2) riskengine's HTTP layer alone, its engine answering one constant decision (`_layer_app.py`: what
+authentication, validation, the group-commit queue, logging and metrics cost per request, whatever the
+engine), (3) riskengine with one worker on SQLite, (4) riskengine with four workers on PostgreSQL
 (RISKENGINE_BENCH_POSTGRES_URL, default the local test server, a fresh database each run; skipped if
 unreachable). Each gets the same bounded load from wrk: C connections for D seconds after a short
 warm-up, every request a POST of a NEW declaration (unique declaration_id, so nothing is replayed)
@@ -195,7 +197,7 @@ def measure(wrk: str, base: str, api_key: str | None, tmp: Path, group: int, arg
     return r
 
 
-def _riskengine(config: Path, workers: int, tmp: Path) -> tuple[subprocess.Popen, str, str]:
+def _riskengine(config: Path, workers: int, tmp: Path, *, layer: bool = False) -> tuple[subprocess.Popen, str, str]:
     def cli(*args: str) -> str:
         out = subprocess.run([sys.executable, "-m", "riskengine", *args, "--config", str(config)], cwd=tmp,
                              capture_output=True, text=True, timeout=300, check=True)
@@ -204,8 +206,13 @@ def _riskengine(config: Path, workers: int, tmp: Path) -> tuple[subprocess.Popen
     cli("init")
     keys = {r: cli("apikey", "create", f"{r}-{uuid.uuid4().hex[:6]}", "--role", r) for r in ("single_window", "management_authority")}
     port = _port()
-    process = subprocess.Popen([sys.executable, "-m", "riskengine", "serve", "--config", str(config), "--workers", str(workers),
-                                "--port", str(port)], cwd=tmp, start_new_session=True,
+    if layer:  # the HTTP layer alone: the engine answers a constant decision (_layer_app.py)
+        command = [sys.executable, "-m", "uvicorn", "_layer_app:app", "--port", str(port), "--log-level", "warning", "--no-access-log"]
+        where, env = Path(__file__).parent, os.environ | {"RISKENGINE_LAYER_CONFIG": str(config)}
+    else:
+        command = [sys.executable, "-m", "riskengine", "serve", "--config", str(config), "--workers", str(workers), "--port", str(port)]
+        where, env = tmp, None
+    process = subprocess.Popen(command, cwd=where, env=env, start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=(tmp / f"server-{port}.log").open("wb"))
     base = f"http://127.0.0.1:{port}"
     _wait(f"{base}/healthz", process)
@@ -260,7 +267,7 @@ def main() -> None:
     parser.add_argument("--connections", "--clients", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1: wrk is C and one thread is not the limit)")
     parser.add_argument("--quick", action="store_true", help="8 s per setup after a 2 s warm-up")
-    parser.add_argument("--only", choices=("floor", "sqlite", "postgres"), action="append", help="run only these setups")
+    parser.add_argument("--only", choices=("floor", "layer", "sqlite", "postgres"), action="append", help="run only these setups")
     parser.add_argument("--model", type=Path, help="a trained model directory (default: none, rules and permits only)")
     args = parser.parse_args()
     if args.quick:
@@ -268,7 +275,7 @@ def main() -> None:
     wrk = os.environ.get("WRK") or shutil.which("wrk")
     if not wrk:
         sys.exit(WRK_MISSING)
-    only = set(args.only or ("floor", "sqlite", "postgres"))
+    only = set(args.only or ("floor", "layer", "sqlite", "postgres"))
     rows = []
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
@@ -284,6 +291,8 @@ def main() -> None:
             finally:
                 _stop(floor)
         setups = []
+        if "layer" in only:
+            setups.append(("HTTP layer only, constant decision", f"sqlite:///{tmp / 'layer.db'}", 1))
         if "sqlite" in only:
             setups.append(("riskengine, 1 worker, SQLite", f"sqlite:///{tmp / 'bench.db'}", 1))
         pg = _fresh_pg() if "postgres" in only else None
@@ -291,7 +300,7 @@ def main() -> None:
             setups.append(("riskengine, 4 workers, PostgreSQL", pg, 4))
         try:
             for label, url, workers in setups:
-                process, base, key = _riskengine(_config(tmp, url, args.model), workers, tmp)
+                process, base, key = _riskengine(_config(tmp, url, args.model), workers, tmp, layer=label.startswith("HTTP layer"))
                 try:
                     print(label, "...", flush=True)
                     rows.append((label, measure(wrk, base, key, tmp, process.pid, args)))
@@ -317,7 +326,7 @@ def main() -> None:
     for message in failed:
         print("ERRORS:", message)
     print("goal: p99 < 25 ms and throughput >= 50% of the floor")
-    for label, r in rows[1:] if floor_rps else rows:
+    for label, r in (row for row in (rows[1:] if floor_rps else rows) if not row[0].startswith("HTTP layer")):
         if floor_rps:
             met = r["p99_us"] < 25_000 and r["rps"] >= floor_rps / 2 and not (r["non2xx"] or r["socket_errors"])
             print(f"  {label}: {'met' if met else 'not met'}")
