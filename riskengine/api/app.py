@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import threading
 import time
@@ -138,6 +139,11 @@ def create_app(settings: Settings, *, engine=None) -> FastAPI:
         owned = engine is None
         app.state.engine = engine or Engine.from_settings(settings)
         app.state.api_keys = ApiKeys(app.state.engine.database)
+        # What start-up loaded (reference data, rules, model: some 200,000 objects) lives as long as
+        # the process. Out of the collector's sight, it no longer makes each full collection a pause
+        # of 100-200 ms in the middle of the requests it happened to fall on.
+        gc.collect()
+        gc.freeze()
         watcher = None
         if settings.rules.watch:
             from riskengine.watch import RulesWatcher

@@ -226,3 +226,11 @@ def test_every_write_is_in_a_verifiable_audit_chain(env):
     stats = call(env, "analyst", "GET", "/v1/stats").json()
     assert stats["overrides"] == [{"assessment_id": decision["assessment_id"], "lane": decision["lane"], "override": "green",
                                    "reason": "documents verified by phone"}]
+
+
+def test_what_start_up_loaded_is_out_of_the_collectors_sight(env):
+    import gc
+
+    # frozen at start-up: a full collection would otherwise scan the reference data on some request
+    assert gc.get_freeze_count() > 10_000
+    gc.unfreeze()
