@@ -36,7 +36,7 @@ from riskengine.store.permits import (
     RegisteredLine,
     RegisteredPermit,
     load_cited,
-    reserve,
+    reserve_many,
     settle_reservations,
     use_reserved,
 )
@@ -472,12 +472,15 @@ class Engine:
                  "body_hash": p.body_hash, "lodged_at": p.declaration.lodged_at, "received_at": now}
                 for p, _ in batch
             ]).scalars().all()
+            # in the batch's order, so a later declaration is refused what an earlier one took
+            granted = iter(reserve_many(session, [(c.permit_line_id, c.quantity) for p, _ in batch for c in p.claims],
+                                        tolerance=tolerance))
             for (prepared, actor), pk in zip(batch, pks):
                 declaration = prepared.declaration
                 assessment_id = str(uuid.uuid4())
                 reserved = []
                 for claim in prepared.claims:
-                    if reserve(session, permit_line_id=claim.permit_line_id, quantity=claim.quantity, tolerance=tolerance):
+                    if next(granted):
                         reserved.append(claim)
                     else:
                         prepared.refused.append({"line": claim.line, "permit": claim.permit[1], "quantity": claim.quantity})
