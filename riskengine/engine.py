@@ -389,11 +389,17 @@ class Engine:
         seen: set[tuple[str, int]] = set()
         _ = self.salt
         with self.database.read() as session:
-            stored = {(row.declaration_id, row.version): row for row in session.connection().execute(
-                _STORED_MANY, {"ids": sorted({declaration.declaration_id for declaration, _ in requests})})}
-            fresh = [declaration for declaration, _ in requests]  # a few are replays or repeats: asked for all the same
-            registries = self._registries(session, fresh)
-            histories = aggregates_many(session, fresh)
+            try:
+                stored = {(row.declaration_id, row.version): row for row in session.connection().execute(
+                    _STORED_MANY, {"ids": sorted({declaration.declaration_id for declaration, _ in requests})})}
+                fresh = [declaration for declaration, _ in requests]  # a few are replays or repeats: asked for all the same
+                registries = self._registries(session, fresh)
+                histories = aggregates_many(session, fresh)
+            except StoreUnavailable:
+                raise
+            except Exception:
+                log.exception("reading for a batch of %d failed; assessing each alone", len(requests))
+                return self._each_alone(requests, range(len(requests)), results)
             for i, (declaration, actor) in enumerate(requests):
                 key = (declaration.declaration_id, declaration.version)
                 if key in seen:  # a retry inside the batch replays the first once it is recorded
@@ -425,7 +431,11 @@ class Engine:
                         "batch of %d not recorded (%s); assessing each alone", len(batch), type(exc).__name__,
                         exc_info=not isinstance(exc, IntegrityError))
                 alone.extend(i for i, _, _ in batch)
-        for i in sorted(alone):
+        return self._each_alone(requests, sorted(alone), results)
+
+    def _each_alone(self, requests: list[tuple[Declaration, Actor]], indices, results: list) -> list[Decision | Exception]:
+        """`assess` each of `indices` on its own, its answer or its error in its place in `results`."""
+        for i in indices:
             declaration, actor = requests[i]
             try:
                 results[i] = self.assess(declaration, actor=actor)

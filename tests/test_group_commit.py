@@ -204,3 +204,23 @@ def test_concurrent_requests_to_the_server_are_assessed_in_batches(tmp_path):
             server.wait(timeout=30)
     assert "Traceback" not in (tmp_path / "server.log").read_text()
     assert cli("audit", "verify", config=config).returncode == 0
+
+
+class UnreadableBatchEngine(Engine):
+    """The batch's shared read fails once (a bug, a driver error): nothing of it may be lost."""
+
+    def _registries(self, session, declarations):
+        raise RuntimeError("the batch read failed")
+
+
+def test_a_failed_batch_read_assesses_each_declaration_alone(database_url, tmp_path):
+    engine_with_permit(database_url, tmp_path).close()
+    engine = UnreadableBatchEngine.from_settings(settings_for(database_url, str(tmp_path)))
+    try:
+        answers = engine.assess_many([(declaration(n), ACTOR) for n in range(3)] + [(declaration(0), ACTOR)])
+        assert [type(a).__name__ for a in answers] == ["Decision"] * 4
+        assert [a.replayed for a in answers] == [False, False, False, True]
+        assert answers[3].assessment_id == answers[0].assessment_id
+        assert verify_audit(engine.database)[1] is None
+    finally:
+        engine.close()
