@@ -119,9 +119,8 @@ class ApiKeys:
             for attempt in (1, 2):
                 try:
                     if self._own is None:
-                        self._own = self.database.read_engine.raw_connection()
+                        self._own = self._connect_own()
                     valid = self._read_valid(self._own, known.key_id)
-                    self._own.rollback()  # end the snapshot: the next request reads afresh
                     break
                 except (OperationalError, InterfaceError, self._dbapi_error) as exc:
                     self._close_own()  # a server restarted or a connection dropped: one fresh try
@@ -130,6 +129,14 @@ class ApiKeys:
         if not valid:
             raise InvalidKey("API key revoked")
         return known.actor
+
+    def _connect_own(self):
+        """A connection in autocommit: each read sees what is committed, and none leaves a transaction open.
+        It never goes back to the pool (`_close_own` discards it), so the setting stays with it."""
+        connection = self.database.read_engine.raw_connection()
+        if not self.database.is_sqlite:  # ours are opened in autocommit already (isolation_level None)
+            connection.dbapi_connection.autocommit = True
+        return connection
 
     def _close_own(self) -> None:
         own, self._own = self._own, None
