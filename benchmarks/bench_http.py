@@ -1,14 +1,14 @@
 """Online over HTTP: throughput and latency of POST /v1/assessments next to a bare FastAPI floor, driven by wrk.
 
-    .venv/bin/python benchmarks/bench_http.py [--duration 15] [--connections 32] [--threads 1] [--quick]
+    .venv/bin/python benchmarks/bench_http.py [--duration 15] [--connections 32] [--threads 1] [--quick] [--pg-workers 1,2,4]
 
 Needs wrk (https://github.com/wg/wrk; Debian/Ubuntu: `sudo apt-get install wrk`, macOS: `brew install wrk`).
 Starts, on loopback only, (1) a bare FastAPI app returning a constant (`_floor_app.py`, one uvicorn worker),
 (2) riskengine's HTTP layer alone, its engine answering one constant decision (`_layer_app.py`: what
 authentication, validation, the group-commit queue, logging and metrics cost per request, whatever the
 engine), (3) riskengine with one worker on SQLite, (4) riskengine with four workers on PostgreSQL
-(RISKENGINE_BENCH_POSTGRES_URL, default the local test server, a fresh database each run; skipped if
-unreachable). Each gets the same bounded load from wrk: C connections for D seconds after a short
+(`--pg-workers 1,2,4` for each of those counts in turn; RISKENGINE_BENCH_POSTGRES_URL, default the
+local test server, a fresh database each run; skipped if unreachable). Each gets the same bounded load from wrk: C connections for D seconds after a short
 warm-up, every request a POST of a NEW declaration (unique declaration_id, so nothing is replayed)
 with the API key header. wrk's own latency histogram gives p50/p95/p99 (a Lua `done` function prints
 them); requests answered with a status other than 2xx and socket errors are counted and reported.
@@ -268,6 +268,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1: wrk is C and one thread is not the limit)")
     parser.add_argument("--quick", action="store_true", help="8 s per setup after a 2 s warm-up")
     parser.add_argument("--only", choices=("floor", "layer", "sqlite", "postgres"), action="append", help="run only these setups")
+    parser.add_argument("--pg-workers", default="4", help="worker counts for PostgreSQL, comma-separated (default 4)")
     parser.add_argument("--model", type=Path, help="a trained model directory (default: none, rules and permits only)")
     args = parser.parse_args()
     if args.quick:
@@ -297,7 +298,8 @@ def main() -> None:
             setups.append(("riskengine, 1 worker, SQLite", f"sqlite:///{tmp / 'bench.db'}", 1))
         pg = _fresh_pg() if "postgres" in only else None
         if pg:
-            setups.append(("riskengine, 4 workers, PostgreSQL", pg, 4))
+            for n in (int(w) for w in args.pg_workers.split(",")):
+                setups.append((f"riskengine, {n} worker{'s' if n > 1 else ''}, PostgreSQL", pg, n))
         try:
             for label, url, workers in setups:
                 process, base, key = _riskengine(_config(tmp, url, args.model), workers, tmp, layer=label.startswith("HTTP layer"))
