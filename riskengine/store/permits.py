@@ -290,6 +290,12 @@ def load_cited(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[
     return registry
 
 
+_RESERVE = (
+    update(PermitLineRow.__table__)
+    .where(_L.id == bindparam("line_id"),
+           _L.quantity_used + _L.quantity_reserved + bindparam("wanted", type_=Float) <= _L.quantity * (1 + bindparam("tolerance", type_=Float)))
+    .values(quantity_reserved=_L.quantity_reserved + bindparam("wanted", type_=Float))
+)
 _LOCK_LINES = (
     select(_L.id, _L.quantity, _L.quantity_reserved, _L.quantity_used)
     .where(_L.id.in_(bindparam("ids", expanding=True)))
@@ -306,7 +312,8 @@ _USE_RESERVED = (
 
 def reserve(session: Session, *, permit_line_id: int, quantity: float, tolerance: float = 0.0) -> bool:
     """Atomically reserve `quantity` on a permit line; False (and nothing changed) if it would exceed it."""
-    return reserve_many(session, [(permit_line_id, quantity)], tolerance=tolerance)[0]
+    result = session.connection().execute(_RESERVE, {"line_id": permit_line_id, "wanted": quantity, "tolerance": tolerance})
+    return result.rowcount == 1
 
 
 def reserve_many(session: Session, claims: list[tuple[int, float]], *, tolerance: float = 0.0) -> list[bool]:
@@ -317,8 +324,8 @@ def reserve_many(session: Session, claims: list[tuple[int, float]], *, tolerance
     float operations, against what the earlier claims left, and what was granted is added in one
     statement per line: two round trips for a batch of declarations instead of one per claim.
     """
-    if not claims:
-        return []
+    if len(claims) < 2:  # one conditional UPDATE is one statement too
+        return [reserve(session, permit_line_id=line_id, quantity=wanted, tolerance=tolerance) for line_id, wanted in claims]
     lines = {row.id: [row.quantity, row.quantity_reserved, row.quantity_used]
              for row in session.connection().execute(_LOCK_LINES, {"ids": sorted({line_id for line_id, _ in claims})})}
     granted, added = [], {}
