@@ -62,6 +62,17 @@ def database_url(request, tmp_path) -> str:
 
 
 @pytest.fixture
+def database(database_url):
+    """A migrated, empty `Database` of each kind (see `database_url`), disposed of afterwards."""
+    from riskengine.store.db import Database
+
+    db = Database(database_url)
+    db.migrate()
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
 def postgres_url() -> str:
     """An empty PostgreSQL database; skips with a message when none is configured."""
     if not POSTGRES_URL:

@@ -96,14 +96,14 @@ class Database:
         except (OperationalError, InterfaceError) as exc:
             raise StoreUnavailable(f"database unavailable: {exc.orig}") from exc
 
-    def migrate(self) -> None:
-        """Create or upgrade the schema to the newest Alembic revision."""
+    def migrate(self, revision: str = "head") -> None:
+        """Create or upgrade the schema to the newest Alembic revision (or to `revision`)."""
         cfg = AlembicConfig()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         cfg.attributes["connection_url"] = self.url
         with self.engine.begin() as connection:
             cfg.attributes["connection"] = connection
-            command.upgrade(cfg, "head")
+            command.upgrade(cfg, revision)
 
     def refresh_statistics(self) -> list[str]:
         """On PostgreSQL, ANALYZE our tables whose planner statistics are missing or stale; their names.

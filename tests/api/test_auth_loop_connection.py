@@ -12,18 +12,13 @@ from riskengine.store.db import Database
 ADMIN = Actor("admin", "admin")
 
 
-@pytest.fixture
-def database(database_url):
-    db = Database(database_url)
-    db.migrate()
-    yield db
-    db.dispose()
+def _key(database) -> tuple[str, ApiKeys]:
+    with database.session() as session:
+        return create_key(session, "sw", "single_window", actor=ADMIN), ApiKeys(database)
 
 
 def test_a_key_is_remembered_only_once_verified_and_refused_once_revoked_elsewhere(database, database_url):
-    with database.session() as session:
-        secret = create_key(session, "sw", "single_window", actor=ADMIN)
-    keys = ApiKeys(database)
+    secret, keys = _key(database)
     try:
         assert keys.remembered(secret) is None  # never verified: argon2 first, in `authenticate`
         assert keys.authenticate(secret) == Actor("sw", "single_window")
@@ -39,9 +34,7 @@ def test_a_key_is_remembered_only_once_verified_and_refused_once_revoked_elsewhe
 
 
 def test_a_dropped_loop_connection_is_replaced(database, database_url):
-    with database.session() as session:
-        secret = create_key(session, "sw", "single_window", actor=ADMIN)
-    keys = ApiKeys(database)
+    secret, keys = _key(database)
     try:
         keys.authenticate(secret)
         assert keys.remembered(secret) == Actor("sw", "single_window")

@@ -4,19 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
-
-from riskengine.store.db import Database
 from riskengine.store.history import PARTS_PER_QUERY, aggregates, aggregates_many, import_history
 from riskengine.synth import generate_world
-
-
-@pytest.fixture
-def database(database_url):
-    db = Database(database_url)
-    db.migrate()
-    yield db
-    db.dispose()
 
 
 def test_aggregates_of_a_batch_equal_those_of_each_declaration(database):

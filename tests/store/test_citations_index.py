@@ -4,11 +4,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
 from sqlalchemy import inspect, insert, text
 
-from riskengine.store.db import MIGRATIONS, Database
+from riskengine.store.db import Database
 from riskengine.store.history import RECENT_CAP, aggregates
 from riskengine.store.tables import DeclarationPermitRef, DeclarationRow
 from tests.store.test_store import _declaration
@@ -58,12 +56,7 @@ def test_a_much_cited_permit_is_counted_from_the_index_up_to_the_cap_only(postgr
 def test_a_database_of_the_first_schema_is_migrated_with_its_citations(database_url):
     database = Database(database_url)
     try:
-        cfg = AlembicConfig()
-        cfg.set_main_option("script_location", str(MIGRATIONS))
-        cfg.attributes["connection_url"] = database.url
-        with database.engine.begin() as connection:
-            cfg.attributes["connection"] = connection
-            command.upgrade(cfg, "0001")
+        database.migrate("0001")
         _cite(database, 150)
         database.migrate()
         indexes = {ix["name"]: ix["column_names"] for ix in inspect(database.engine).get_indexes("declaration_permit_refs")}

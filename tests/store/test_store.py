@@ -9,7 +9,6 @@ from sqlalchemy import select, update
 
 from riskengine.schemas import Permit, PermitStatusChange
 from riskengine.store.audit import Actor, append_audit, verify_chain
-from riskengine.store.db import Database
 from riskengine.store.permits import (
     PermitNotFound,
     change_status,
@@ -33,14 +32,6 @@ def permit(quantity: float = 20, **changes) -> Permit:
                    "source": "W", "quantity": quantity, "unit": "MTQ", "country_of_origin": "CM"}],
     }
     return Permit.model_validate(document | changes)
-
-
-@pytest.fixture
-def database(database_url):
-    db = Database(database_url)
-    db.migrate()
-    yield db
-    db.dispose()
 
 
 def test_migration_is_idempotent(database):
