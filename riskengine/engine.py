@@ -479,8 +479,15 @@ class Engine:
             # the unique (id, version) constraint decides races between workers here
             rows = [{"declaration_id": p.declaration.declaration_id, "version": p.declaration.version, "body": p.body,
                      "body_hash": p.body_hash, "lodged_at": p.declaration.lodged_at, "received_at": now} for p, _ in batch]
-            # one row as a plain execute: the many-rows RETURNING path costs more for a single row
-            pks = db.execute(_INSERT_DECLARATIONS, rows[0] if len(rows) == 1 else rows).scalars().all()
+            # Inserted in key order, so two workers holding some of the same declarations wait for each
+            # other in one direction only (then the unique key sends the later one down the one-by-one
+            # path) and never deadlock; permit lines are locked in id order and the audit head last.
+            # One row as a plain execute: the many-rows RETURNING path costs more for a single row.
+            order = sorted(range(len(rows)), key=lambda i: (rows[i]["declaration_id"], rows[i]["version"]))
+            inserted = db.execute(_INSERT_DECLARATIONS, rows[0] if len(rows) == 1 else [rows[i] for i in order]).scalars().all()
+            pks = [0] * len(rows)
+            for i, pk in zip(order, inserted):
+                pks[i] = pk
             # in the batch's order, so a later declaration is refused what an earlier one took
             granted = iter(reserve_many(session, [(c.permit_line_id, c.quantity) for p, _ in batch for c in p.claims],
                                         tolerance=tolerance))
