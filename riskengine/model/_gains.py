@@ -65,6 +65,10 @@ class BoosterLeaves:
         dtype = np.uint16 if self.n_groups <= 16 else np.uint64
         bit = np.left_shift(np.uint64(1), np.arange(self.n_groups, dtype=np.uint64))
         self.mask = ((self.start >= 0) * bit).sum(axis=1).astype(dtype)  # diverging groups per leaf
+        # the same tables as `_walk.probe` reads them
+        self.probe_mask = self.mask.astype(np.uint64)
+        self.probe_start = self.start.astype(np.int32)
+        self.probe_group = self.group_of_feature.astype(np.int32)
 
     def _walk_tables(self, booster) -> None:
         """The trees as `_walk` reads them: one node table, every tree's categorical bitsets stacked."""
@@ -157,9 +161,17 @@ class BoosterLeaves:
                   which: np.ndarray, *, block: int = 4096) -> np.ndarray:
         """Raw score of each probe (row `who[k]` of X with group `which[k]` at its reference).
 
-        `who` is sorted; rows go in blocks so the (probe, tree) pairs in memory stay bounded.
+        `who` is sorted, one probe per (row, group). The compiled `_walk.probe` walks each probe's
+        diverging trees in turn; without it rows go in blocks so the (probe, tree) pairs in memory
+        stay bounded.
         """
         out = np.empty(who.size)
+        if _walk is not None:
+            _walk.probe(self.nodes, self.leaf_value, self.probe_group, np.ascontiguousarray(X, dtype=np.float64),
+                        self.reference, np.ascontiguousarray(raw, dtype=np.float64),
+                        np.ascontiguousarray(leaves, dtype=np.int32), np.ascontiguousarray(who, dtype=np.int64),
+                        np.ascontiguousarray(which, dtype=np.int64), self.probe_mask, self.probe_start, out)
+            return out
         bounds = np.searchsorted(who, np.arange(0, X.shape[0] + block, block))
         for b, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
             if hi > lo:

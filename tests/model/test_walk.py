@@ -88,8 +88,8 @@ def test_isolation_walk_accepts_nan_routed_by_the_tree(forest, monkeypatch):
 
 # -- booster ------------------------------------------------------------------------------------
 
-def _tables(booster) -> BoosterLeaves:
-    """Leaf tables of a bare HistGradientBoostingClassifier (categorical splits too), no feature groups."""
+def _tables(booster, groups: dict[str, np.ndarray] | None = None, reference: np.ndarray | None = None) -> BoosterLeaves:
+    """Leaf tables of a bare HistGradientBoostingClassifier (categorical splits too), feature groups if given."""
     predictors = [p for (p,) in booster._predictors]
     nodes = np.concatenate([p.nodes for p in predictors])
     roots = np.cumsum([0] + [p.nodes.size for p in predictors[:-1]])
@@ -104,8 +104,8 @@ def _tables(booster) -> BoosterLeaves:
     )
     est = SimpleNamespace(booster_=booster, _packed_booster_=(packed, float(booster._baseline_prediction.ravel()[0])),
                           feature_names_=[f"x{i}" for i in range(booster.n_features_in_)],
-                          reference_=np.zeros(booster.n_features_in_))
-    return BoosterLeaves(est, {})
+                          reference_=np.zeros(booster.n_features_in_) if reference is None else reference)
+    return BoosterLeaves(est, groups or {})
 
 
 @pytest.fixture(scope="module")
@@ -181,6 +181,54 @@ def test_booster_walk_on_one_row_no_row_a_strided_view_and_threads(numeric_boost
     raw, leaves = tables.leaves(big)
     monkeypatch.setattr(gains, "_openmp_effective_n_threads", lambda: 1)
     assert np.array_equal((raw, leaves)[0], tables.leaves(big)[0]) and np.array_equal(leaves, tables.leaves(big)[1])
+
+
+def _probes(booster, X, rng):
+    """Leaf tables with three feature groups (a NaN and a threshold among the reference values), rows and probes."""
+    thresholds = [(int(f), float(t)) for (p,) in booster._predictors
+                  for f, t, leaf in zip(p.nodes["feature_idx"], p.nodes["num_threshold"], p.nodes["is_leaf"]) if not leaf]
+    reference = np.array([0.1, np.nan, thresholds[0][1] if thresholds[0][0] == 2 else -0.3, 0.5, 0.0])
+    groups = {"a": np.array([0, 3]), "b": np.array([1]), "c": np.array([2])}  # feature 4 in no group
+    tables = _tables(booster, groups, reference)
+    X = _awkward(X, thresholds, rng)
+    raw, leaves = tables.leaves(X)
+    who, which = np.nonzero(rng.random((len(X), len(groups))) < 0.7)  # row-major, as batch makes them
+    return tables, X, raw, np.ascontiguousarray(leaves), np.ascontiguousarray(who), np.ascontiguousarray(which)
+
+
+def test_compiled_probes_equal_the_numpy_probes_to_the_last_bit(numeric_booster, monkeypatch):
+    booster, X = numeric_booster
+    tables, X, raw, leaves, who, which = _probes(booster, X, np.random.default_rng(11))
+    got = tables.probe_raw(X, raw, leaves, who, which)
+    expected = _python_path(monkeypatch, lambda: tables.probe_raw(X, raw, leaves, who, which, block=97))
+    assert np.array_equal(got.view(np.int64), expected.view(np.int64))
+    # and they are the scores of the probe rows themselves, up to the order of the sum
+    probes = X[who]
+    for j, idx in enumerate([np.array([0, 3]), np.array([1]), np.array([2])]):
+        probes[np.ix_(np.flatnonzero(which == j), idx)] = tables.reference[idx]
+    np.testing.assert_allclose(got, tables.leaves(probes)[0], rtol=0, atol=1e-12)
+    one = tables.probe_raw(X, raw, leaves, who[:1], which[:1])
+    assert one.shape == (1,) and one[0] == got[0] and tables.probe_raw(X, raw, leaves, who[:0], which[:0]).size == 0
+
+
+def test_bad_probes_are_refused(numeric_booster):
+    booster, X = numeric_booster
+    tables, X, raw, leaves, who, which = _probes(booster, X[:50], np.random.default_rng(12))
+    out = np.empty(who.size)
+    args = [tables.nodes, tables.leaf_value, tables.probe_group, X, tables.reference, raw, leaves, who, which,
+            tables.probe_mask, tables.probe_start, out]
+    _walk.probe(*args)
+    for i, bad, message in [(7, np.r_[who[:-1], 0], "who must be sorted"),
+                            (8, np.full(which.size, 3), "which groups of start"),
+                            (7, np.r_[who[:1], who[:-1]], "one probe per"),
+                            (6, np.full_like(leaves, -1), "leaves must be nodes"),
+                            (10, np.full_like(tables.probe_start, tables.nodes.size), "start must be"),
+                            (2, np.full(5, 7, dtype=np.int32), "group must be"),
+                            (11, out[:-1], "a value per probe"),
+                            (6, leaves.T.copy(), "a row per row of X"),
+                            (9, tables.mask, "mask must be")]:
+        with pytest.raises(ValueError, match=message):
+            _walk.probe(*args[:i], bad, *args[i + 1:])
 
 
 def test_the_models_booster_walk_equals_the_per_tree_predictors(supervised, split, monkeypatch):
