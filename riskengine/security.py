@@ -71,8 +71,9 @@ class ApiKeys:
 
     A remembered key still costs one primary-key read per request, so a revocation (made by any
     process: the CLI, another worker) takes effect on the next request. That read runs on a DBAPI
-    connection, one statement in its own snapshot: it is on every request's path, and SQLAlchemy's
-    session, transaction and execution machinery around it cost several times the query.
+    connection of its own in autocommit, one statement in its own snapshot: it is on every request's
+    path, and SQLAlchemy's session, transaction and execution machinery around it cost several times
+    the query.
     """
 
     def __init__(self, database) -> None:
@@ -86,14 +87,18 @@ class ApiKeys:
         self._own_lock = threading.Lock()
 
     def _still_valid(self, key_id: int) -> bool:
-        try:
-            connection = self.database.read_engine.raw_connection()
-            try:
-                return self._read_valid(connection, key_id)
-            finally:
-                connection.close()  # back to the pool, which rolls back whatever the driver began
-        except (OperationalError, InterfaceError, self._dbapi_error) as exc:
-            raise StoreUnavailable(f"database unavailable: {getattr(exc, 'orig', exc)}") from exc
+        """The revocation read on the loop's connection, connected first if need be (from a thread:
+        connecting can take long), with one fresh try when the connection dropped."""
+        with self._own_lock:
+            for _ in range(2):
+                try:
+                    if self._own is None:
+                        self._own = self._connect_own()
+                    return self._read_valid(self._own, key_id)
+                except (OperationalError, InterfaceError, self._dbapi_error) as exc:
+                    self._close_own()
+                    error = exc
+        raise StoreUnavailable(f"database unavailable: {getattr(error, 'orig', error)}") from error
 
     def _read_valid(self, connection, key_id: int) -> bool:
         cursor = connection.cursor()
@@ -105,27 +110,26 @@ class ApiKeys:
         return row is not None and row[0] is None
 
     def remembered(self, presented: str) -> Actor | None:
-        """The actor of a key verified before, its revocation read at once; None for a key not seen yet.
+        """The actor of a key verified before, its revocation read at once; None when `authenticate`
+        must answer instead, in a thread: a key not seen yet (argon2), or no usable connection.
 
         For the event loop: the read runs on a connection of its own, outside the pool, so the loop
         never waits for a pooled connection nor hops to a thread. Those hops, one per request, cost
         more than the read, and thirty-odd threads contending for the GIL stretched latency tails.
-        A key seen for the first time needs `authenticate` (argon2, in a thread).
+        The loop never connects (that can take long): `authenticate` does, in its thread, and says
+        so if the database is down.
         """
         known = self._verified.get(hashlib.sha256(presented.encode()).digest())
         if known is None:
             return None
         with self._own_lock:
-            for attempt in (1, 2):
-                try:
-                    if self._own is None:
-                        self._own = self._connect_own()
-                    valid = self._read_valid(self._own, known.key_id)
-                    break
-                except (OperationalError, InterfaceError, self._dbapi_error) as exc:
-                    self._close_own()  # a server restarted or a connection dropped: one fresh try
-                    if attempt == 2:
-                        raise StoreUnavailable(f"database unavailable: {getattr(exc, 'orig', exc)}") from exc
+            if self._own is None:
+                return None
+            try:
+                valid = self._read_valid(self._own, known.key_id)
+            except (OperationalError, InterfaceError, self._dbapi_error):
+                self._close_own()  # a server restarted or a connection dropped: the thread reconnects
+                return None
         if not valid:
             raise InvalidKey("API key revoked")
         return known.actor
@@ -136,6 +140,11 @@ class ApiKeys:
         connection = self.database.read_engine.raw_connection()
         if not self.database.is_sqlite:  # ours are opened in autocommit already (isolation_level None)
             connection.dbapi_connection.autocommit = True
+            cursor = connection.cursor()
+            try:  # a table locked by a migration must not hold the event loop for long
+                cursor.execute("SET statement_timeout = 2000")
+            finally:
+                cursor.close()
         return connection
 
     def _close_own(self) -> None:
@@ -163,15 +172,19 @@ class ApiKeys:
                 raise InvalidKey("API key revoked")
             return known.actor
         with self.database.read() as session:
-            rows = session.execute(select(ApiKey).where(ApiKey.prefix == parts[1])).scalars().all()
-            for row in rows:
-                try:
-                    _hasher.verify(row.key_hash, presented)
-                except (VerificationError, InvalidHashError):
-                    continue
-                if row.revoked_at is not None:
-                    raise InvalidKey("API key revoked")
-                with self._lock:
-                    self._verified[digest] = _Verified(row.id, Actor(row.name, row.role))
-                return Actor(row.name, row.role)
+            rows = session.execute(select(ApiKey.id, ApiKey.name, ApiKey.role, ApiKey.key_hash, ApiKey.revoked_at)
+                                   .where(ApiKey.prefix == parts[1])).all()
+        for row in rows:
+            try:
+                _hasher.verify(row.key_hash, presented)
+            except (VerificationError, InvalidHashError):
+                continue
+            if row.revoked_at is not None:
+                raise InvalidKey("API key revoked")
+            with self._lock:
+                self._verified[digest] = _Verified(row.id, Actor(row.name, row.role))
+            # Connects the loop's connection, so the next request stays on the loop. Outside the read
+            # above: a thread holding a pooled connection while it waits for another would starve the pool.
+            self._still_valid(row.id)
+            return Actor(row.name, row.role)
         raise InvalidKey("unknown API key")
