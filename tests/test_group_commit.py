@@ -116,6 +116,20 @@ def test_twenty_declarations_in_one_batch_take_exactly_the_five_units_of_the_per
         engine.close()
 
 
+def test_every_decision_of_a_batch_replays_identically_from_what_it_stored(database_url, tmp_path):
+    from riskengine.replay import replay
+
+    engine = engine_with_permit(database_url, tmp_path, own_permits=range(12))
+    try:
+        requests = [(varied(n), ACTOR) for n in range(12)] + [(declaration(n), ACTOR) for n in range(8)]
+        decisions = engine.assess_many(requests)
+        assert any("PERMIT_QUANTITY_EXCEEDED" in {r.code for r in d.reasons} for d in decisions)  # refusals too
+        for decision in decisions:
+            assert replay(engine, decision.assessment_id).identical, decision.declaration_id
+    finally:
+        engine.close()
+
+
 def test_retries_replays_and_conflicts_in_a_batch_each_get_their_own_answer(database_url, tmp_path):
     engine = engine_with_permit(database_url, tmp_path)
     try:
