@@ -47,11 +47,29 @@ def _anomaly(est, matrix: np.ndarray) -> np.ndarray:
 
 
 def _full_matrix(est, cols: dict[str, np.ndarray], derived: dict[str, np.ndarray]) -> np.ndarray:
-    matrix = est.features_.transform(cols, derived)
-    anomaly = np.empty(matrix.shape[0])
-    for part in _blocks(matrix.shape[0]):
-        anomaly[part] = _anomaly(est, matrix[part])
-    return np.column_stack([matrix, anomaly])
+    """The feature matrix and its anomaly column, laid out once in the dtypes the two walks read.
+
+    Each feature column goes straight into the float64 matrix the booster walks and, filled, into
+    the float32 matrix the isolation trees walk: no stacked, selected, filled and converted copies.
+    """
+    columns = est.features_.transform_columns(cols, derived)
+    n = next(iter(cols.values())).size
+    full = np.empty((n, len(columns) + 1))
+    for j, column in enumerate(columns):
+        full[:, j] = column
+    scorer = isolation_scorer(est.isolation_)
+    if not (est.anomaly_columns_.size and scorer.exact):
+        for part in _blocks(n):
+            full[part, -1] = _anomaly(est, full[part, :-1])
+        return full
+    anomaly = list(zip(est.anomaly_columns_.tolist(), est.fill_.tolist()))
+    for part in _blocks(n):
+        sub = np.empty((part.stop - part.start, len(anomaly)), dtype=np.float32)
+        for k, (j, fill) in enumerate(anomaly):
+            column = columns[j][part]
+            sub[:, k] = np.where(np.isfinite(column), column, fill)  # as `RiskModel._filled`, then float32
+        full[part, -1] = scorer.anomaly(sub)
+    return full
 
 
 def _probe_anomaly(est, probe: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any, Iterable
 
 import numpy as np
@@ -286,12 +287,11 @@ def _codes(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
 
 def _lookup(table: dict[str, float], keys: np.ndarray, default: float,
             codes: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
-    get = table.get
     codes = codes if codes is not None else _codes(keys)
     if codes is None:
-        return np.fromiter((get(k, default) for k in keys), dtype=np.float64, count=keys.size)
+        return np.fromiter(map(table.get, keys, repeat(default)), dtype=np.float64, count=keys.size)
     index, uniques = codes
-    return np.fromiter((get(k, default) for k in uniques), dtype=np.float64, count=uniques.size)[index]
+    return np.fromiter(map(table.get, uniques, repeat(default)), dtype=np.float64, count=uniques.size)[index]
 
 
 @dataclass
@@ -422,6 +422,12 @@ class FeatureSpace:
 
     def transform(self, cols: dict[str, np.ndarray], derived: dict[str, np.ndarray] | None = None) -> np.ndarray:
         """Feature matrix of new rows, from the full training statistics (no label of theirs is used)."""
+        parts = self.transform_columns(cols, derived)
+        return np.column_stack(parts) if parts else np.empty((next(iter(cols.values())).size, 0))
+
+    def transform_columns(self, cols: dict[str, np.ndarray],
+                          derived: dict[str, np.ndarray] | None = None) -> list[np.ndarray]:
+        """`transform`'s columns, one array each, for a caller that lays the matrix out itself."""
         d = _derive(cols) if derived is None else derived if isinstance(derived, Derived) else Derived(derived)
         numbers = self._numbers(d)
         parts = [numbers[name] for name in self.numbers]
@@ -430,8 +436,7 @@ class FeatureSpace:
             parts.append(_lookup(self.counts[cat], keys, 0.0, d.codes(f"key:{cat}")))
             if self.supervised:
                 parts.append(_lookup(self.rates[cat], keys, self.prior, d.codes(f"key:{cat}")))
-        n = d["hs6"].size
-        return np.column_stack(parts) if parts else np.empty((n, 0))
+        return parts
 
     def stats(self, cat: str, key: str) -> tuple[float, float, float]:
         """(rows seen, labelled rows, positives) of one category value in training."""
