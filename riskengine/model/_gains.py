@@ -11,6 +11,7 @@ summation order (about 1e-16), far below the 1e-6 a gain must exceed to be named
 
 The leaves of every line come from the compiled `riskengine.model._walk` (all trees per call, with
 scikit-learn's decisions and sums), or from scikit-learn's predictor of each tree where it is not built.
+The probes' walks too are compiled (`_walk.probe`); numpy walks them, to the same bits, where it is not.
 """
 from __future__ import annotations
 
