@@ -36,6 +36,7 @@ from riskengine.store.permits import (
     RegisteredLine,
     RegisteredPermit,
     load_cited,
+    origin_keys,
     reserve_many,
     settle_reservations,
     use_reserved,
@@ -64,12 +65,6 @@ _INSERT_RESERVATIONS = _TABLES["reservations"].insert()
 _INSERT_LINES = _TABLES["declaration_lines"].insert()
 _INSERT_PERMIT_REFS = _TABLES["declaration_permit_refs"].insert()
 _D, _A = _TABLES["declarations"].c, _TABLES["assessments"].c
-_STORED = (
-    select(_D.body_hash, _A.response, _A.inputs)
-    .select_from(_TABLES["declarations"].join(_TABLES["assessments"], _A.declaration_pk == _D.id))
-    .where(_D.declaration_id == bindparam("declaration_id"), _D.version == bindparam("version"))
-)
-
 _STORED_MANY = (
     select(_D.declaration_id, _D.version, _D.body_hash, _A.response, _A.inputs)
     .select_from(_TABLES["declarations"].join(_TABLES["assessments"], _A.declaration_pk == _D.id))
@@ -204,26 +199,17 @@ class Engine:
         return contexts
 
     def _registry(self, session, declaration: Declaration) -> dict[tuple[str, str], RegisteredPermit] | None:
-        keys = {(p.issuing_country, p.number) for item in declaration.items for p in item.permits}
-        if not keys:
-            return {}
-        try:
-            # A savepoint, so a failed registry read leaves the rest of the snapshot usable on PostgreSQL.
-            # SQLite keeps a transaction usable after a failed statement: no SAVEPOINT and RELEASE there.
-            with contextlib.nullcontext() if self.database.is_sqlite else session.begin_nested():
-                return load_cited(session, keys)
-        except StoreUnavailable:
-            raise
-        except Exception:  # the registry, not the database, failed: never release on that
-            log.exception("permit registry unreadable")
-            return None
+        return self._registries(session, [declaration])[0]
 
-    def _registries(self, session, declarations: list[Declaration]) -> list[dict | None]:
-        """`_registry` of each declaration, from one read of every permit they cite."""
+    def _registries(self, session, declarations: list[Declaration]) -> list[dict[tuple[str, str], RegisteredPermit] | None]:
+        """Each declaration's cited permits and the origin permits of its re-export certificates, from
+        one read of all of them; None for each if the registry cannot be read."""
         keys = {(p.issuing_country, p.number) for d in declarations for item in d.items for p in item.permits}
         if not keys:
             return [{} for _ in declarations]
         try:
+            # A savepoint, so a failed registry read leaves the rest of the snapshot usable on PostgreSQL.
+            # SQLite keeps a transaction usable after a failed statement: no SAVEPOINT and RELEASE there.
             with contextlib.nullcontext() if self.database.is_sqlite else session.begin_nested():
                 everything = load_cited(session, keys)
         except StoreUnavailable:
@@ -235,12 +221,7 @@ class Engine:
         for declaration in declarations:
             cited = {key: everything[key] for item in declaration.items for p in item.permits
                      if (key := (p.issuing_country, p.number)) in everything}
-            for permit in list(cited.values()):  # and the origin permits their re-export certificates name, as load_cited
-                if permit.type == "re-export":
-                    for line in permit.lines:
-                        origin = (line.country_of_origin, line.origin_permit)
-                        if line.origin_permit and line.country_of_origin and origin in everything:
-                            cited.setdefault(origin, everything[origin])
+            cited.update({key: everything[key] for key in origin_keys(cited.values()) - set(cited) if key in everything})
             registries.append(cited)
         return registries
 
@@ -384,15 +365,16 @@ class Engine:
         A database that cannot be reached raises for the whole batch.
         """
         results: list[Decision | Exception | None] = [None] * len(requests)
+        if len(requests) == 1:  # nothing to share: `assess` itself
+            return self._each_alone(requests, [0], results)
         alone: list[int] = []  # assessed on their own after the batch: repeats within it, failures
         batch: list[tuple[int, Prepared, Actor]] = []
         seen: set[tuple[str, int]] = set()
         _ = self.salt
         with self.database.read() as session:
             try:
-                stored = {(row.declaration_id, row.version): row for row in session.connection().execute(
-                    _STORED_MANY, {"ids": sorted({declaration.declaration_id for declaration, _ in requests})})}
                 fresh = [declaration for declaration, _ in requests]  # a few are replays or repeats: asked for all the same
+                stored = self._stored_rows(session, fresh)
                 registries = self._registries(session, fresh)
                 histories = aggregates_many(session, fresh)
             except StoreUnavailable:
@@ -446,10 +428,14 @@ class Engine:
         return results
 
     def _stored(self, session, declaration: Declaration, body_hash: str) -> Decision | None:
-        row = session.connection().execute(
-            _STORED, {"declaration_id": declaration.declaration_id, "version": declaration.version}
-        ).first()
+        row = self._stored_rows(session, [declaration]).get((declaration.declaration_id, declaration.version))
         return None if row is None else self._replay(row, declaration, body_hash)
+
+    @staticmethod
+    def _stored_rows(session, declarations: list[Declaration]) -> dict[tuple[str, int], Any]:
+        """The stored body hash, response and inputs of every version of these declarations' ids."""
+        ids = sorted({declaration.declaration_id for declaration in declarations})
+        return {(row.declaration_id, row.version): row for row in session.connection().execute(_STORED_MANY, {"ids": ids})}
 
     @staticmethod
     def _replay(row, declaration: Declaration, body_hash: str) -> Decision:

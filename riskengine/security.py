@@ -113,8 +113,8 @@ class ApiKeys:
         """The actor of a key verified before, its revocation read at once; None when `authenticate`
         must answer instead, in a thread: a key not seen yet (argon2), or no usable connection.
 
-        For the event loop: the read runs on a connection of its own, outside the pool, so the loop
-        never waits for a pooled connection nor hops to a thread. Those hops, one per request, cost
+        For the event loop: the read runs on a connection kept out of the pool for it alone, so the
+        loop never waits for a pooled connection nor hops to a thread. Those hops, one per request, cost
         more than the read, and thirty-odd threads contending for the GIL stretched latency tails.
         The loop never connects (that can take long): `authenticate` does, in its thread, and says
         so if the database is down.

@@ -84,6 +84,7 @@ _ROUTE_PART = """
       WHERE country_of_export = :exporting_{k} AND country_of_destination = :destination_{k} AND hs4 = :hs4_{k}
         AND lodged_at < :at_{k} AND declaration_id <> :id_{k})
 """
+_ROUTE_COLUMNS = {"k": Integer}
 
 # A line citing one permit (the usual case) needs only how many other declarations cite it: counted
 # in SQL rather than fetching up to RECENT_CAP ids to count them in Python (a much-cited permit made
@@ -93,6 +94,7 @@ _CITATION_COUNT_PART = """
       WHERE issuing_country = :country_{k} AND number = :number_{k} AND declaration_id <> :id_{k}
       LIMIT :cap) AS citing_{k}) AS n
 """
+_CITATION_COUNT_COLUMNS = {"k": Integer, "n": Integer}
 
 _CITATIONS = text(
     """
@@ -116,7 +118,9 @@ def _union(part: str, count: int, columns: tuple[tuple[str, Any], ...]):
 
 
 def _ask(db, part: str, params: list[dict[str, Any]], columns: dict[str, Any]) -> list[tuple[int, Any]]:
-    """The rows of `part` for each parameter set, in one statement per PARTS_PER_QUERY, with the set's index."""
+    """The rows of `part` for each parameter set, in one statement per PARTS_PER_QUERY, with the set's index.
+
+    `columns` is one of the module's constants: the statements are cached by it."""
     rows = []
     for lo in range(0, len(params), PARTS_PER_QUERY):
         chunk = params[lo:lo + PARTS_PER_QUERY]
@@ -149,7 +153,7 @@ def aggregates_many(session: Session, declarations: list[Declaration]) -> list[d
         {"exporting": declarations[i].country_of_export, "destination": declarations[i].country_of_destination,
          "hs4": hs4, "at": declarations[i].lodged_at, "id": declarations[i].declaration_id}
         for i, hs4 in routes_asked
-    ], {"k": Integer})}
+    ], _ROUTE_COLUMNS)}
     routes: dict[int, set[str]] = {}
     for j, (i, hs4) in enumerate(routes_asked):
         if j in seen:
@@ -167,7 +171,7 @@ def aggregates_many(session: Session, declarations: list[Declaration]) -> list[d
             ).scalars())
     counts = {counted[k]: row.n for k, row in _ask(db, _CITATION_COUNT_PART, [
         {"country": country, "number": number, "id": declarations[i].declaration_id} for i, (country, number) in counted
-    ], {"k": Integer, "n": Integer})}
+    ], _CITATION_COUNT_COLUMNS)}
     results = []
     for i, (d, (importer, exporter), refs_of_lines) in enumerate(zip(declarations, people, cited)):
         at = d.lodged_at

@@ -26,6 +26,7 @@ __all__ = [
     "derive_valid_until",
     "get_permit_document",
     "load_cited",
+    "origin_keys",
     "load_registered",
     "registered_permit",
     "put_permit",
@@ -276,17 +277,21 @@ def load_registered(session: Session, keys: Iterable[tuple[str, str]]) -> dict[t
             for key, row in heads.items()}
 
 
-def load_cited(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], RegisteredPermit]:
-    """The cited permits that exist, and the origin permits their re-export certificates name (one level)."""
-    registry = load_registered(session, keys)
-    origins = {
+def origin_keys(permits: Iterable[RegisteredPermit]) -> set[tuple[str, str]]:
+    """The (country, number) of the origin permits that the re-export certificates among `permits` name."""
+    return {
         (line.country_of_origin, line.origin_permit)
-        for permit in registry.values()
+        for permit in permits
         if permit.type == "re-export"
         for line in permit.lines
         if line.origin_permit and line.country_of_origin
     }
-    registry.update(load_registered(session, origins - set(registry)))
+
+
+def load_cited(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], RegisteredPermit]:
+    """The cited permits that exist, and the origin permits their re-export certificates name (one level)."""
+    registry = load_registered(session, keys)
+    registry.update(load_registered(session, origin_keys(registry.values()) - set(registry)))
     return registry
 
 
@@ -328,17 +333,17 @@ def reserve_many(session: Session, claims: list[tuple[int, float]], *, tolerance
         return [reserve(session, permit_line_id=line_id, quantity=wanted, tolerance=tolerance) for line_id, wanted in claims]
     lines = {row.id: [row.quantity, row.quantity_reserved, row.quantity_used]
              for row in session.connection().execute(_LOCK_LINES, {"ids": sorted({line_id for line_id, _ in claims})})}
-    granted, added = [], {}
+    granted, touched = [], set()
     for line_id, wanted in claims:
         line = lines.get(line_id)
         ok = line is not None and line[2] + line[1] + wanted <= line[0] * (1 + tolerance)
         if ok:
             line[1] = line[1] + wanted
-            added[line_id] = added.get(line_id, 0.0) + wanted
+            touched.add(line_id)
         granted.append(ok)
-    if added:
+    if touched:
         session.connection().execute(_SET_RESERVED, [
-            {"line_id": line_id, "reserved": lines[line_id][1]} for line_id in sorted(added)])
+            {"line_id": line_id, "reserved": lines[line_id][1]} for line_id in sorted(touched)])
     return granted
 
 

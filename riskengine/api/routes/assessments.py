@@ -69,12 +69,6 @@ class Assessor:
 
     def _assess(self, requests: list[tuple[Declaration, Actor]]) -> list[Decision | Exception]:
         self.engine.metrics.batch_size.observe(len(requests))
-        if len(requests) == 1:
-            declaration, actor = requests[0]
-            try:
-                return [self.engine.assess(declaration, actor=actor)]
-            except Exception as exc:
-                return [exc]
         return self.engine.assess_many(requests)
 
 
