@@ -149,6 +149,32 @@ get_array(PyObject *obj, Py_buffer *view, const char *name, char code, Py_ssize_
     return 0;
 }
 
+typedef struct {
+    PyObject *obj;
+    const char *name;
+    char code;
+    Py_ssize_t itemsize;
+    int ndim;
+    int writable;
+} array_arg;
+
+/* `get_array` of each argument into views[i], in order; all or none (those taken are released). */
+static int
+get_arrays(const array_arg *args, Py_buffer *const *views, int n)
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        if (get_array(args[i].obj, views[i], args[i].name, args[i].code, args[i].itemsize, args[i].ndim,
+                      args[i].writable) < 0) {
+            while (i-- > 0)
+                PyBuffer_Release(views[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Every node within the table, children after their parent (so a walk ends), columns within the row. */
 static int
 check_nodes(const node_t *nodes, Py_ssize_t n_nodes, Py_ssize_t n_columns, const Py_buffer *raw_left,
@@ -237,16 +263,16 @@ isolation(PyObject *Py_UNUSED(self), PyObject *args)
     if (!PyArg_ParseTuple(args, "OOOOOnnn:isolation", &o_nodes, &o_roots, &o_depth, &o_X, &o_out, &start, &stop,
                           &block))
         return NULL;
-    if (get_array(o_nodes, &nodes, "nodes", 0, sizeof(node_t), 1, 0) < 0) goto end;
-    got++;
-    if (get_array(o_roots, &roots, "roots", 'i', 4, 1, 0) < 0) goto end;
-    got++;
-    if (get_array(o_depth, &depth, "depth", 'd', 8, 1, 0) < 0) goto end;
-    got++;
-    if (get_array(o_X, &X, "X", 'f', 4, 2, 0) < 0) goto end;
-    got++;
-    if (get_array(o_out, &out, "out", 'd', 8, 1, 1) < 0) goto end;
-    got++;
+    const array_arg wanted[5] = {
+        {o_nodes, "nodes", 0, sizeof(node_t), 1, 0},
+        {o_roots, "roots", 'i', 4, 1, 0},
+        {o_depth, "depth", 'd', 8, 1, 0},
+        {o_X, "X", 'f', 4, 2, 0},
+        {o_out, "out", 'd', 8, 1, 1},
+    };
+    if (get_arrays(wanted, views, 5) < 0)
+        goto end;
+    got = 5;
     n_nodes = nodes.shape[0];
     n_trees = roots.shape[0];
     n_rows = X.shape[0];
@@ -326,24 +352,20 @@ booster(PyObject *Py_UNUSED(self), PyObject *args)
     if (!PyArg_ParseTuple(args, "OOOOdOOOOOnnn:booster", &o_nodes, &o_roots, &o_value, &o_X, &baseline,
                           &o_raw_left, &o_known, &o_map, &o_raw, &o_leaves, &start, &stop, &block))
         return NULL;
-    if (get_array(o_nodes, &nodes, "nodes", 0, sizeof(node_t), 1, 0) < 0) goto end;
-    got++;
-    if (get_array(o_roots, &roots, "roots", 'i', 4, 1, 0) < 0) goto end;
-    got++;
-    if (get_array(o_value, &value, "value", 'd', 8, 1, 0) < 0) goto end;
-    got++;
-    if (get_array(o_X, &X, "X", 'd', 8, 2, 0) < 0) goto end;
-    got++;
-    if (get_array(o_raw_left, &raw_left, "raw_left_cat_bitsets", 'I', 4, 2, 0) < 0) goto end;
-    got++;
-    if (get_array(o_known, &known, "known_cat_bitsets", 'I', 4, 2, 0) < 0) goto end;
-    got++;
-    if (get_array(o_map, &f_idx_map, "f_idx_map", 'I', 4, 1, 0) < 0) goto end;
-    got++;
-    if (get_array(o_raw, &raw, "raw", 'd', 8, 1, 1) < 0) goto end;
-    got++;
-    if (get_array(o_leaves, &leaves, "leaves", 'i', 4, 2, 1) < 0) goto end;
-    got++;
+    const array_arg wanted[9] = {
+        {o_nodes, "nodes", 0, sizeof(node_t), 1, 0},
+        {o_roots, "roots", 'i', 4, 1, 0},
+        {o_value, "value", 'd', 8, 1, 0},
+        {o_X, "X", 'd', 8, 2, 0},
+        {o_raw_left, "raw_left_cat_bitsets", 'I', 4, 2, 0},
+        {o_known, "known_cat_bitsets", 'I', 4, 2, 0},
+        {o_map, "f_idx_map", 'I', 4, 1, 0},
+        {o_raw, "raw", 'd', 8, 1, 1},
+        {o_leaves, "leaves", 'i', 4, 2, 1},
+    };
+    if (get_arrays(wanted, views, 9) < 0)
+        goto end;
+    got = 9;
     n_nodes = nodes.shape[0];
     n_trees = roots.shape[0];
     n_rows = X.shape[0];
@@ -432,30 +454,23 @@ probe(PyObject *Py_UNUSED(self), PyObject *args)
     if (!PyArg_ParseTuple(args, "OOOOOOOOOOOO:probe", &o_nodes, &o_value, &o_group, &o_X, &o_ref, &o_raw,
                           &o_leaves, &o_who, &o_which, &o_mask, &o_start, &o_out))
         return NULL;
-    if (get_array(o_nodes, &nodes, "nodes", 0, sizeof(node_t), 1, 0) < 0) goto end;
-    got++;
-    if (get_array(o_value, &value, "value", 'd', 8, 1, 0) < 0) goto end;
-    got++;
-    if (get_array(o_group, &group, "group", 'i', 4, 1, 0) < 0) goto end;
-    got++;
-    if (get_array(o_X, &X, "X", 'd', 8, 2, 0) < 0) goto end;
-    got++;
-    if (get_array(o_ref, &ref, "reference", 'd', 8, 1, 0) < 0) goto end;
-    got++;
-    if (get_array(o_raw, &raw, "raw", 'd', 8, 1, 0) < 0) goto end;
-    got++;
-    if (get_array(o_leaves, &leaves, "leaves", 'i', 4, 2, 0) < 0) goto end;
-    got++;
-    if (get_array(o_who, &who, "who", 'l', 8, 1, 0) < 0) goto end;
-    got++;
-    if (get_array(o_which, &which, "which", 'l', 8, 1, 0) < 0) goto end;
-    got++;
-    if (get_array(o_mask, &mask, "mask", 'L', 8, 1, 0) < 0) goto end;
-    got++;
-    if (get_array(o_start, &start, "start", 'i', 4, 2, 0) < 0) goto end;
-    got++;
-    if (get_array(o_out, &out, "out", 'd', 8, 1, 1) < 0) goto end;
-    got++;
+    const array_arg wanted[12] = {
+        {o_nodes, "nodes", 0, sizeof(node_t), 1, 0},
+        {o_value, "value", 'd', 8, 1, 0},
+        {o_group, "group", 'i', 4, 1, 0},
+        {o_X, "X", 'd', 8, 2, 0},
+        {o_ref, "reference", 'd', 8, 1, 0},
+        {o_raw, "raw", 'd', 8, 1, 0},
+        {o_leaves, "leaves", 'i', 4, 2, 0},
+        {o_who, "who", 'l', 8, 1, 0},
+        {o_which, "which", 'l', 8, 1, 0},
+        {o_mask, "mask", 'L', 8, 1, 0},
+        {o_start, "start", 'i', 4, 2, 0},
+        {o_out, "out", 'd', 8, 1, 1},
+    };
+    if (get_arrays(wanted, views, 12) < 0)
+        goto end;
+    got = 12;
     n_nodes = nodes.shape[0];
     n_rows = X.shape[0];
     n_columns = X.shape[1];
