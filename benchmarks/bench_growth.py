@@ -1,11 +1,16 @@
-"""How batch cost grows with the number of rules.
+"""How cost grows with the number of rules, in batch and online.
 
-    .venv/bin/python benchmarks/bench_growth.py [--lines 50000] [--quick]
+    .venv/bin/python benchmarks/bench_growth.py [--lines 50000] [--declarations 300] [--quick]
 
 Rules: the shipped pack plus generated rules (HS prefix, country, value and finding tests) up to
-50/200/500, over the same generated lines (the whole batch stage chain, one process). The other
-growth figures have their own scripts: lines per declaration in bench_engine.py (--lines 1,10,100),
-the permit registry in bench_registry.py (10,000 to 1,000,000 permits in the database).
+50/200/500.
+- Batch: the same generated lines through the whole batch stage chain (pandas rules), one process.
+- Online: the in-process engine (`Engine.assess`, SQLite, the demo world of bench_engine.py with
+  its trained model) assessing the same fresh one-line declarations one by one under each rule
+  pack, with the time spent in the durable_rules stage (`RulesHolder.evaluate`) shown apart, and
+  the time to load the pack into durable_rules (it is sharded into rulesets of bounded size).
+The other growth figures have their own scripts: lines per declaration in bench_engine.py
+(--lines 1,10,100), the permit registry in bench_registry.py (10,000 to 1,000,000 permits).
 """
 from __future__ import annotations
 
@@ -73,13 +78,66 @@ def bench_rules(sizes: list[int], n_lines: int) -> None:
         print(f"{len(stages.ruleset.rules):>6} {seconds:>8.2f} {n_lines / seconds:>9,.0f}")
 
 
+def bench_online_rules(sizes: list[int], count: int) -> None:
+    import numpy as np
+
+    from bench_engine import build, widen
+    from riskengine.config import load_settings
+    from riskengine.engine import Engine
+    from riskengine.store.audit import Actor
+
+    actor = Actor("bench", "single_window")
+    with tempfile.TemporaryDirectory() as tmp:
+        settings, world = build(Path(tmp))
+        sources = [world.history[i % len(world.history)].declaration for i in range(count + 10)]
+        print(f"online, {count} one-line declarations per rule pack, one by one (in-process engine, SQLite, with model)")
+        print(f"{'rules':>6} {'shards':>6} {'load s':>7} {'decl/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'rules ms p50':>12} {'rules ms p99':>12}")
+        for n in sizes:
+            config = {k: v for k, v in settings.model_dump(mode="json").items() if isinstance(v, dict)}
+            config["rules"]["dir"] = str(write_rules(CACHE, n))
+            started = time.perf_counter()
+            engine = Engine.from_settings(load_settings(None, **config))
+            load = time.perf_counter() - started
+            holder, spent = engine.rules, []
+            evaluate = holder.evaluate
+
+            def timed(facts, *, on=None):
+                t = time.perf_counter()
+                try:
+                    return evaluate(facts, on=on)
+                finally:
+                    spent.append(time.perf_counter() - t)
+
+            holder.evaluate = timed
+            declarations = [widen(d, 1, i).model_copy(update={"declaration_id": f"GROW-{n}-{i:06d}"}) for i, d in enumerate(sources)]
+            for d in declarations[:10]:
+                engine.assess(d, actor=actor)
+            spent.clear()
+            timings = []
+            for d in declarations[10:]:
+                t = time.perf_counter()
+                engine.assess(d, actor=actor)
+                timings.append(time.perf_counter() - t)
+            ms, rules_ms = np.array(timings) * 1e3, np.array(spent) * 1e3
+            shards = len(holder._evaluator._shards or ()) or "-"
+            print(f"{len(holder.ruleset.rules):>6} {shards:>6} {load:>7.2f} {len(timings) / ms.sum() * 1e3:>7.1f} "
+                  f"{np.percentile(ms, 50):>7.1f} {np.percentile(ms, 99):>7.1f} {np.percentile(rules_ms, 50):>12.2f} "
+                  f"{np.percentile(rules_ms, 99):>12.2f}")
+            engine.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=50_000)
-    parser.add_argument("--quick", action="store_true", help="20,000 lines")
+    parser.add_argument("--declarations", type=int, default=300, help="online: declarations per rule pack")
+    parser.add_argument("--quick", action="store_true", help="20,000 lines, 100 declarations")
+    parser.add_argument("--only", choices=("batch", "online"), help="one of the two parts")
     args = parser.parse_args()
     CACHE.mkdir(exist_ok=True)
-    bench_rules([50, 200, 500], 20_000 if args.quick else args.lines)
+    if args.only != "online":
+        bench_rules([50, 200, 500], 20_000 if args.quick else args.lines)
+    if args.only != "batch":
+        bench_online_rules([50, 200, 500], 100 if args.quick else args.declarations)
 
 
 if __name__ == "__main__":
