@@ -1,0 +1,136 @@
+"""SQLite's write-ahead log is copied into the database by a thread of the server's, not by a commit."""
+from __future__ import annotations
+
+import threading
+import time
+
+from sqlalchemy import text
+
+from riskengine.store.db import Database
+
+
+def _pragma(database: Database, name: str) -> int:
+    with database.session() as session:
+        return session.execute(text(f"PRAGMA {name}")).scalar_one()
+
+
+def _write(database: Database, rows: int, *, start: int = 0) -> None:
+    with database.session() as session:
+        session.execute(text("INSERT INTO t (id, payload) VALUES (:id, :payload)"),
+                        [{"id": start + i, "payload": "x" * 2000} for i in range(rows)])
+
+
+def _wait_for(predicate, seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return predicate()
+
+
+def _table(tmp_path) -> Database:
+    database = Database(f"sqlite:///{tmp_path / 'wal.db'}")
+    with database.session() as session:
+        session.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, payload TEXT NOT NULL)"))
+    return database
+
+
+def test_commits_leave_checkpoints_to_the_thread(tmp_path):
+    database = _table(tmp_path)
+    try:
+        assert _pragma(database, "wal_autocheckpoint") == 1000  # SQLite's own default until asked
+        database.checkpoint_in_background(backstop_pages=10_000)
+        assert _pragma(database, "wal_autocheckpoint") == 10_000  # the commits' inline checkpoint moved out of reach
+        for k in range(30):  # 30 commits of about 100 pages: three times past the inline threshold
+            _write(database, 200, start=k * 200)
+        checkpointer = database.checkpointer
+        assert _wait_for(lambda: checkpointer.frames >= 1000), (checkpointer.runs, checkpointer.frames)
+        assert checkpointer.failures == 0
+        assert 1 <= checkpointer.runs <= 31  # at most one per commit, fewer when commits come in a burst
+    finally:
+        database.dispose()
+    reopened = Database(f"sqlite:///{tmp_path / 'wal.db'}")
+    try:
+        with reopened.read() as session:
+            assert session.execute(text("PRAGMA integrity_check")).scalar_one() == "ok"
+            assert session.execute(text("SELECT count(*), min(id), max(id) FROM t")).one() == (6000, 0, 5999)
+    finally:
+        reopened.dispose()
+
+
+def test_checkpoints_run_beside_readers_and_writers(tmp_path):
+    """PASSIVE checkpoints never block: concurrent writes and reads all land, and readers see their snapshots."""
+    database = _table(tmp_path)
+    database.checkpoint_in_background()
+    errors: list[BaseException] = []
+
+    def writer(base: int) -> None:
+        try:
+            for k in range(20):
+                _write(database, 50, start=base + k * 50)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def reader() -> None:
+        try:
+            for _ in range(50):
+                with database.read() as session:
+                    first = session.execute(text("SELECT count(*) FROM t")).scalar_one()
+                    time.sleep(0.001)
+                    assert session.execute(text("SELECT count(*) FROM t")).scalar_one() == first  # one snapshot
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(b,)) for b in (0, 100_000)] + [threading.Thread(target=reader) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert not errors, errors
+        assert _wait_for(lambda: database.checkpointer.runs > 0)
+        with database.read() as session:
+            assert session.execute(text("SELECT count(*) FROM t")).scalar_one() == 2 * 20 * 50
+    finally:
+        database.dispose()
+
+
+def test_stopping_restores_inline_checkpoints(tmp_path):
+    database = _table(tmp_path)
+    try:
+        database.checkpoint_in_background()
+        thread = database.checkpointer
+        assert thread.is_alive()
+        database.stop_checkpointing()
+        assert not thread.is_alive() and database.checkpointer is None
+        assert _pragma(database, "wal_autocheckpoint") == 1000
+        _write(database, 10)  # commits still work, and wake nothing
+        database.stop_checkpointing()  # twice is harmless
+    finally:
+        database.dispose()
+
+
+def test_nothing_to_do_in_memory(tmp_path):
+    database = Database("sqlite://")
+    database.checkpoint_in_background()
+    assert database.checkpointer is None
+    database.dispose()
+
+
+def test_the_server_checkpoints_while_it_serves(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from riskengine.api.app import create_app
+    from riskengine.config import load_settings
+    from riskengine.setup import initialise
+
+    settings = load_settings(None, database={"url": f"sqlite:///{tmp_path / 'served.db'}"},
+                             model={"path": str(tmp_path / "no-model")}, reference={"imported_dir": str(tmp_path / "ref")})
+    initialise(settings)
+    app = create_app(settings)
+    with TestClient(app):
+        database = app.state.engine.database
+        assert database.checkpointer is not None and database.checkpointer.is_alive()
+        thread = database.checkpointer
+    assert not thread.is_alive()
