@@ -1,6 +1,7 @@
 """Online over HTTP: throughput and latency of POST /v1/assessments next to a bare FastAPI floor, driven by wrk.
 
     .venv/bin/python benchmarks/bench_http.py [--duration 15] [--connections 32] [--threads 1] [--quick] [--pg-workers 1,2,4]
+                                              [--sweep 1,2,4,8,16,32]
 
 Needs wrk (https://github.com/wg/wrk; Debian/Ubuntu: `sudo apt-get install wrk`, macOS: `brew install wrk`).
 Starts, on loopback only, (1) a bare FastAPI app returning a constant (`_floor_app.py`, one uvicorn worker),
@@ -15,6 +16,10 @@ them); requests answered with a status other than 2xx and socket errors are coun
 The server's CPU time per request (all its processes, from /proc; PostgreSQL's not included) is
 printed too: steadier than throughput on a shared machine.
 Goal (issue 7): p99 under 25 ms and throughput at least half of the floor's.
+
+`--sweep` measures every riskengine setup at each of those connection counts in turn (closed loop:
+more connections, more load) and prints, per setup, the highest throughput at which p99 stayed
+under 25 ms: the capacity of that setup at the goal's latency, on this machine.
 """
 from __future__ import annotations
 
@@ -182,14 +187,16 @@ def _wrk(wrk: str, url: str, script: Path, *, seconds: float, connections: int, 
     return json.loads(line[len("BENCH "):])
 
 
-def measure(wrk: str, base: str, api_key: str | None, tmp: Path, group: int, args) -> dict:
+def measure(wrk: str, base: str, api_key: str | None, tmp: Path, group: int, args, connections: int | None = None) -> dict:
     """A warm-up run (not counted), then the measured run; new declaration ids in both."""
     url = f"{base}/v1/assessments"
+    connections = connections or args.connections
     warm = lua_script(tmp / "warm.lua", f"W{uuid.uuid4().hex[:8]}", api_key)
-    _wrk(wrk, url, warm, seconds=args.warmup, connections=args.connections, threads=args.threads)
+    _wrk(wrk, url, warm, seconds=args.warmup, connections=connections, threads=args.threads)
     script = lua_script(tmp / "load.lua", f"B{uuid.uuid4().hex[:8]}", api_key)
     cpu = _cpu_seconds(group)
-    r = _wrk(wrk, url, script, seconds=args.duration, connections=args.connections, threads=args.threads)
+    r = _wrk(wrk, url, script, seconds=args.duration, connections=connections, threads=min(args.threads, connections))
+    r["connections"] = connections
     r["server_cpu_s"] = _cpu_seconds(group) - cpu
     seconds = r["duration_us"] / 1e6
     r["rps"] = r["requests"] / seconds
@@ -270,7 +277,9 @@ def main() -> None:
     parser.add_argument("--only", choices=("floor", "layer", "sqlite", "postgres"), action="append", help="run only these setups")
     parser.add_argument("--pg-workers", default="4", help="worker counts for PostgreSQL, comma-separated (default 4)")
     parser.add_argument("--model", type=Path, help="a trained model directory (default: none, rules and permits only)")
+    parser.add_argument("--sweep", help="connection counts, comma-separated: each riskengine setup at each of them")
     args = parser.parse_args()
+    sweep = [int(c) for c in args.sweep.split(",")] if args.sweep else [args.connections]
     if args.quick:
         args.duration, args.warmup = 8.0, 2.0
     wrk = os.environ.get("WRK") or shutil.which("wrk")
@@ -304,34 +313,43 @@ def main() -> None:
             for label, url, workers in setups:
                 process, base, key = _riskengine(_config(tmp, url, args.model), workers, tmp, layer=label.startswith("HTTP layer"))
                 try:
-                    print(label, "...", flush=True)
-                    rows.append((label, measure(wrk, base, key, tmp, process.pid, args)))
+                    for connections in ([args.connections] if label.startswith("HTTP layer") else sweep):
+                        print(label, f"{connections} connections ...", flush=True)
+                        rows.append((label, measure(wrk, base, key, tmp, process.pid, args, connections)))
                 finally:
                     _stop(process)
         finally:
             if pg:
                 _drop_pg(pg)
     floor_rps = rows[0][1]["rps"] if rows and rows[0][0].startswith("bare") else None
-    print(f"wrk, {args.connections} connections, {args.threads} thread(s), {args.duration:g} s per setup after {args.warmup:g} s "
+    print(f"wrk, {args.threads} thread(s), {args.duration:g} s per setup after {args.warmup:g} s "
           f"warm-up, loopback; every request a new declaration")
-    print(f"{'setup':<36} {'requests':>8} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'non-2xx':>7} {'sock err':>8} "
-          f"{'CPU ms/req':>10} {'vs floor':>8}")
+    print(f"{'setup':<36} {'conns':>5} {'requests':>8} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'non-2xx':>7} "
+          f"{'sock err':>8} {'CPU ms/req':>10} {'vs floor':>8}")
     failed = []
     for label, r in rows:
         share = f"{r['rps'] / floor_rps:.0%}" if floor_rps else "-"
         cpu = r["server_cpu_s"] * 1e3 / max(1, r["requests"])
-        print(f"{label:<36} {r['requests']:>8} {r['rps']:>7.0f} {r['p50_us'] / 1e3:>7.1f} {r['p95_us'] / 1e3:>7.1f} "
+        print(f"{label:<36} {r['connections']:>5} {r['requests']:>8} {r['rps']:>7.0f} {r['p50_us'] / 1e3:>7.1f} {r['p95_us'] / 1e3:>7.1f} "
               f"{r['p99_us'] / 1e3:>7.1f} {r['non2xx']:>7} {r['socket_errors']:>8} {cpu:>10.2f} {share:>8}")
         if r["non2xx"] or r["socket_errors"]:
             failed.append(f"{label}: {r['non2xx']} non-2xx responses (by status: {r['statuses']}), socket errors: "
                           f"connect {r['connect']}, read {r['read']}, write {r['write']}, timeout {r['timeout']}")
     for message in failed:
         print("ERRORS:", message)
-    print("goal: p99 < 25 ms and throughput >= 50% of the floor")
-    for label, r in (row for row in (rows[1:] if floor_rps else rows) if not row[0].startswith("HTTP layer")):
-        if floor_rps:
+    print("goal: p99 < 25 ms and throughput >= 50% of the floor, at 32 connections")
+    engines = [row for row in (rows[1:] if floor_rps else rows) if not row[0].startswith("HTTP layer")]
+    for label, r in engines:
+        if floor_rps and r["connections"] == 32:
             met = r["p99_us"] < 25_000 and r["rps"] >= floor_rps / 2 and not (r["non2xx"] or r["socket_errors"])
             print(f"  {label}: {'met' if met else 'not met'}")
+    if len(sweep) > 1:
+        print("highest throughput with p99 < 25 ms:")
+        for label in dict.fromkeys(label for label, _ in engines):
+            within = [r for name, r in engines if name == label and r["p99_us"] < 25_000 and not (r["non2xx"] or r["socket_errors"])]
+            best = max(within, key=lambda r: r["rps"], default=None)
+            print(f"  {label}: " + (f"{best['rps']:.0f} req/s at {best['connections']} connections (p99 {best['p99_us'] / 1e3:.1f} ms)"
+                                    if best else "none of the loads measured"))
     if failed:
         sys.exit(1)
 
