@@ -1,7 +1,7 @@
 """Online over HTTP: throughput and latency of POST /v1/assessments next to a bare FastAPI floor, driven by wrk.
 
     .venv/bin/python benchmarks/bench_http.py [--duration 15] [--connections 32] [--threads 1] [--quick] [--pg-workers 1,2,4]
-                                              [--sweep 1,2,4,8,16,32]
+                                              [--sweep 1,2,4,8,16,32] [--plot latency.png]
 
 Needs wrk (https://github.com/wg/wrk; Debian/Ubuntu: `sudo apt-get install wrk`, macOS: `brew install wrk`).
 Starts, on loopback only, (1) a bare FastAPI app returning a constant (`_floor_app.py`, one uvicorn worker),
@@ -19,7 +19,8 @@ Goal (issue 7): p99 under 25 ms and throughput at least half of the floor's.
 
 `--sweep` measures every riskengine setup at each of those connection counts in turn (closed loop:
 more connections, more load) and prints, per setup, the highest throughput at which p99 stayed
-under 25 ms: the capacity of that setup at the goal's latency, on this machine.
+under 25 ms: the capacity of that setup at the goal's latency, on this machine. `--plot FILE` draws
+p99 and p50 latency against throughput for each setup, with the goal's lines, to a PNG.
 """
 from __future__ import annotations
 
@@ -278,6 +279,7 @@ def main() -> None:
     parser.add_argument("--pg-workers", default="4", help="worker counts for PostgreSQL, comma-separated (default 4)")
     parser.add_argument("--model", type=Path, help="a trained model directory (default: none, rules and permits only)")
     parser.add_argument("--sweep", help="connection counts, comma-separated: each riskengine setup at each of them")
+    parser.add_argument("--plot", type=Path, help="a PNG of latency against throughput, one curve per setup")
     args = parser.parse_args()
     sweep = [int(c) for c in args.sweep.split(",")] if args.sweep else [args.connections]
     if args.quick:
@@ -350,8 +352,44 @@ def main() -> None:
             best = max(within, key=lambda r: r["rps"], default=None)
             print(f"  {label}: " + (f"{best['rps']:.0f} req/s at {best['connections']} connections (p99 {best['p99_us'] / 1e3:.1f} ms)"
                                     if best else "none of the loads measured"))
+    if args.plot:
+        plot(rows, floor_rps, args.plot)
+        print(f"plot: {args.plot}")
     if failed:
         sys.exit(1)
+
+
+def plot(rows: list[tuple[str, dict]], floor_rps: float | None, path: Path) -> None:
+    """p99 (solid) and p50 (dotted) latency against throughput, a point per connection count."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    for label in dict.fromkeys(label for label, _ in rows):
+        points = sorted((r for name, r in rows if name == label), key=lambda r: r["connections"])
+        x = [r["rps"] for r in points]
+        line, = ax.plot(x, [r["p99_us"] / 1e3 for r in points], marker="o", label=f"{label}: p99")
+        ax.plot(x, [r["p50_us"] / 1e3 for r in points], linestyle=":", color=line.get_color())
+        for r in points:
+            ax.annotate(str(r["connections"]), (r["rps"], r["p99_us"] / 1e3), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.axhline(25, color="black", linewidth=0.8, linestyle="--")
+    ax.text(0.99, 25, "p99 goal: 25 ms", va="bottom", ha="right", fontsize=8, transform=ax.get_yaxis_transform())
+    if floor_rps:
+        ax.axvline(floor_rps / 2, color="grey", linewidth=0.8, linestyle="--")
+        ax.text(floor_rps / 2, 0.02, " throughput goal: half the floor", va="bottom", fontsize=8, color="grey",
+                transform=ax.get_xaxis_transform())
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("requests per second (numbers: wrk connections)")
+    ax.set_ylabel("latency, ms (solid p99, dotted p50)")
+    ax.set_title("POST /v1/assessments on this machine, closed loop")
+    ax.legend(fontsize=7, loc="center right")
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 if __name__ == "__main__":
