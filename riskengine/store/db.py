@@ -121,8 +121,8 @@ class Database:
         On PostgreSQL a read that went well ends with COMMIT, not ROLLBACK: psycopg forgets every
         statement it prepared on a connection when it rolls a transaction back, so ending each read
         with a rollback kept every statement from ever being prepared, and the server parsed and
-        planned each of them anew (about half of PostgreSQL's time per assessment). A read writes
-        nothing, so the two ends are the same to the database.
+        planned each of them anew (batches of 32 assessments went from 220 to 290 a second when they
+        no longer did). A read writes nothing, so the two ends are the same to the database.
         """
         try:
             with self._readers() as session:
@@ -200,9 +200,9 @@ class Checkpointer(threading.Thread):
     """The thread of `Database.checkpoint_in_background`: a PASSIVE checkpoint after commits.
 
     Woken by each commit, it checkpoints at most every `interval` seconds, so a burst of commits
-    costs one checkpoint. `runs`, `frames` (WAL frames copied) and `failures` are for the metrics and
-    tests; a failed checkpoint is logged and retried at the next wake, and commits stay correct
-    without any (SQLite's own inline checkpoint is the backstop).
+    costs one checkpoint. `runs`, `frames` (WAL frames copied) and `failures` tell what it did; a
+    failed checkpoint is logged and retried at the next wake, and commits stay correct without any
+    (SQLite's own inline checkpoint is the backstop).
     """
 
     def __init__(self, read_engine: Engine, *, interval: float = 0.05) -> None:
