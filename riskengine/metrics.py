@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily
 
 __all__ = ["Metrics"]
 
@@ -22,6 +23,13 @@ class Metrics:
             buckets=(1, 2, 4, 8, 16, 32, 64, 128), registry=self.registry,
         )
         self.model_mode = Gauge("riskengine_model_loaded", "1 when a model scores declarations, 0 in rules-only mode", registry=self.registry)
+        self._watched: set[int] = set()
+
+    def watch_checkpoints(self, database) -> None:
+        """Report `database`'s background WAL checkpoints (SQLite, while the server runs them)."""
+        if id(database) not in self._watched:
+            self._watched.add(id(database))
+            self.registry.register(_Checkpoints(database))
 
     def observe(self, decision, seconds: float) -> None:
         self.assessments.labels(decision.lane, str(decision.replayed).lower()).inc()
@@ -33,3 +41,21 @@ class Metrics:
                 self.rule_hits.labels(reason.rule_id).inc()
             elif reason.source == "permit" and reason.code:
                 self.findings.labels(reason.code).inc()
+
+
+class _Checkpoints:
+    """What the SQLite checkpoint thread (`Database.checkpoint_in_background`) did, read at each scrape;
+    nothing while no thread runs. Failures that keep rising mean commits are checkpointing inline again."""
+
+    def __init__(self, database) -> None:
+        self.database = database
+
+    def collect(self):
+        checkpointer = self.database.checkpointer
+        if checkpointer is None:
+            return
+        yield CounterMetricFamily("riskengine_sqlite_checkpoints", "Background WAL checkpoints run", value=checkpointer.runs)
+        yield CounterMetricFamily("riskengine_sqlite_checkpoint_frames",
+                                  "WAL frames copied into the database by background checkpoints", value=checkpointer.frames)
+        yield CounterMetricFamily("riskengine_sqlite_checkpoint_failures", "Background WAL checkpoints that failed",
+                                  value=checkpointer.failures)

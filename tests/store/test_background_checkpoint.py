@@ -129,8 +129,40 @@ def test_the_server_checkpoints_while_it_serves(tmp_path):
                              model={"path": str(tmp_path / "no-model")}, reference={"imported_dir": str(tmp_path / "ref")})
     initialise(settings)
     app = create_app(settings)
-    with TestClient(app):
+    with TestClient(app) as client:
         database = app.state.engine.database
         assert database.checkpointer is not None and database.checkpointer.is_alive()
         thread = database.checkpointer
+        with database.session() as session:
+            session.execute(text("UPDATE engine_state SET value = value"))
+        assert _wait_for(lambda: thread.runs >= 1)
+        scraped = client.get("/metrics").text  # what the thread did, for operators
+        assert f"riskengine_sqlite_checkpoints_total {float(thread.runs)}" in scraped
+        assert "riskengine_sqlite_checkpoint_failures_total 0.0" in scraped
     assert not thread.is_alive()
+
+
+def test_an_engine_served_twice_reports_the_running_thread(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from riskengine.api.app import create_app
+    from riskengine.config import load_settings
+    from riskengine.engine import Engine
+    from riskengine.setup import initialise
+
+    settings = load_settings(None, database={"url": f"sqlite:///{tmp_path / 'served.db'}"},
+                             model={"path": str(tmp_path / "no-model")}, reference={"imported_dir": str(tmp_path / "ref")})
+    initialise(settings)
+    engine = Engine.from_settings(settings)
+    try:
+        for _ in range(2):  # registered once with the engine's metrics, whatever the number of app lifespans
+            with TestClient(create_app(settings, engine=engine)) as client:
+                with engine.database.session() as session:
+                    session.execute(text("UPDATE engine_state SET value = value"))
+                assert _wait_for(lambda: engine.database.checkpointer.runs >= 1)
+                runs = engine.database.checkpointer.runs
+                assert f"riskengine_sqlite_checkpoints_total {float(runs)}" in client.get("/metrics").text
+            assert engine.database.checkpointer is None
+            assert "riskengine_sqlite_checkpoints" not in client.get("/metrics").text  # no thread, nothing reported
+    finally:
+        engine.close()
