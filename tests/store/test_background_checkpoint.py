@@ -166,3 +166,25 @@ def test_an_engine_served_twice_reports_the_running_thread(tmp_path):
             assert "riskengine_sqlite_checkpoints" not in client.get("/metrics").text  # no thread, nothing reported
     finally:
         engine.close()
+
+
+def test_a_failing_checkpoint_is_counted_and_retried(tmp_path):
+    """A checkpoint that cannot run (here: its database cannot be opened) is logged and counted; the
+    thread lives on, tries again at the next commit, and stops when asked."""
+    from sqlalchemy import create_engine
+
+    from riskengine.store.db import Checkpointer
+
+    missing = create_engine(f"sqlite:///{tmp_path / 'no-such-dir' / 'wal.db'}")
+    thread = Checkpointer(missing, interval=0.01)
+    thread.start()
+    try:
+        thread.wake()
+        assert _wait_for(lambda: thread.failures == 1)
+        thread.wake()
+        assert _wait_for(lambda: thread.failures == 2)
+        assert thread.is_alive() and thread.runs == 0
+    finally:
+        thread.stop()
+        missing.dispose()
+    assert not thread.is_alive()
