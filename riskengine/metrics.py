@@ -8,8 +8,10 @@ __all__ = ["Metrics"]
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, database=None) -> None:
         self.registry = CollectorRegistry()
+        if database is not None:  # its SQLite checkpoint thread, while the server runs one
+            self.registry.register(_Checkpoints(database))
         self.assessments = Counter("riskengine_assessments_total", "Assessments decided, by lane", ["lane", "replayed"], registry=self.registry)
         self.latency = Histogram(
             "riskengine_assessment_seconds", "Time to assess one declaration",
@@ -23,13 +25,6 @@ class Metrics:
             buckets=(1, 2, 4, 8, 16, 32, 64, 128), registry=self.registry,
         )
         self.model_mode = Gauge("riskengine_model_loaded", "1 when a model scores declarations, 0 in rules-only mode", registry=self.registry)
-        self._watched: set[int] = set()
-
-    def watch_checkpoints(self, database) -> None:
-        """Report `database`'s background WAL checkpoints (SQLite, while the server runs them)."""
-        if id(database) not in self._watched:
-            self._watched.add(id(database))
-            self.registry.register(_Checkpoints(database))
 
     def observe(self, decision, seconds: float) -> None:
         self.assessments.labels(decision.lane, str(decision.replayed).lower()).inc()

@@ -139,7 +139,6 @@ def create_app(settings: Settings, *, engine=None) -> FastAPI:
         owned = engine is None
         app.state.engine = engine or Engine.from_settings(settings)
         app.state.engine.database.checkpoint_in_background()  # SQLite: no 30 ms checkpoint inside a commit
-        app.state.engine.metrics.watch_checkpoints(app.state.engine.database)
         app.state.api_keys = ApiKeys(app.state.engine.database)
         # What start-up loaded (reference data, rules, model: some 200,000 objects) lives as long as
         # the process. Out of the collector's sight, it no longer makes each full collection a pause
