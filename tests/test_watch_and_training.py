@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -29,6 +30,13 @@ def engine_for(tmp_path, rules: Path) -> Engine:
     return Engine.from_settings(settings)
 
 
+def replace(path: Path, text: str) -> None:
+    """Write as editors that save atomically do, so the thread never sees a half-written file."""
+    partial = path.parent.parent / (path.name + ".partial")
+    partial.write_text(text)
+    os.replace(partial, path)
+
+
 def test_watcher_reloads_changed_rules_and_keeps_them_when_broken(tmp_path):
     rules = tmp_path / "rules"
     shutil.copytree(REPO / "rules", rules)
@@ -38,17 +46,41 @@ def test_watcher_reloads_changed_rules_and_keeps_them_when_broken(tmp_path):
     try:
         first = engine.rules.version
         path = rules / "traders.yaml"
-        path.write_text(path.read_text().replace("then: {score: 10}", "then: {score: 11}", 1))
+        replace(path, path.read_text().replace("then: {score: 10}", "then: {score: 11}", 1))
         deadline = time.monotonic() + 10
         while engine.rules.version == first and time.monotonic() < deadline:
             time.sleep(0.05)
         second = engine.rules.version
         assert second != first
-        path.write_text("rules: [oops")
-        time.sleep(0.5)
-        assert engine.rules.version == second and engine.rules.last_error
+        replace(path, "rules: [oops")
+        deadline = time.monotonic() + 10
+        while engine.rules.last_error is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert engine.rules.version == second and "traders.yaml:1" in engine.rules.last_error
     finally:
         watcher.stop()
+        engine.close()
+
+
+def test_watcher_waits_for_a_file_being_written_to_settle(tmp_path):
+    rules = tmp_path / "rules"
+    shutil.copytree(REPO / "rules", rules)
+    engine = engine_for(tmp_path, rules)
+    try:
+        watcher = RulesWatcher(engine, interval=60)
+        first, count = engine.rules.version, len(engine.rules.ruleset.rules)
+        path = rules / "traders.yaml"
+        text = path.read_text()
+        path.write_text("")  # an editor saving in place: truncated, not yet written
+        assert watcher.poll() is False
+        path.write_text(text.replace("then: {score: 10}", "then: {score: 11}", 1))
+        assert watcher.poll() is False  # changed again since the last poll: still settling
+        assert engine.rules.version == first
+        assert watcher.poll() is True
+        second = engine.rules.version
+        assert second != first and len(engine.rules.ruleset.rules) == count
+        assert watcher.poll() is False and engine.rules.version == second
+    finally:
         engine.close()
 
 
