@@ -191,7 +191,12 @@ def test_put_with_a_body_for_another_permit_is_422(server):
 def test_server_logs_are_json_lines_with_the_assessment_id(server):
     with client(server, "single_window") as window:
         decision = window.post("/v1/assessments", json=declaration("SW-LOG-1")).json()
-    time.sleep(0.2)
-    entries = [json.loads(line) for line in (server["work"] / "server.log").read_text().splitlines() if line.startswith("{")]
-    mine = [e for e in entries if e.get("assessment_id") == decision["assessment_id"]]
+    deadline = time.monotonic() + 10
+    while True:  # the server writes its log line after the response has gone out
+        lines = (server["work"] / "server.log").read_text().split("\n")[:-1]  # the last one may be half-written
+        entries = [json.loads(line) for line in lines if line.startswith("{")]
+        mine = [e for e in entries if e.get("assessment_id") == decision["assessment_id"]]
+        if mine or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert mine and mine[0]["path"] == "/v1/assessments" and mine[0]["status"] == 201 and mine[0]["actor"] == "single_window-1"
