@@ -1,8 +1,6 @@
 """Importing the real UNEP-WCMC exports (2013 Species+ snapshot) and looking up real facts."""
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from riskengine.reference import Reference, import_wcmc
@@ -11,18 +9,15 @@ from riskengine.reference import Reference, import_wcmc
 @pytest.fixture(scope="module")
 def imported(shared_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("wcmc")
-    started = time.perf_counter()
     report = import_wcmc(shared_data / "cites", out, progress=False)
-    report.elapsed = time.perf_counter() - started
     return report, Reference.load(imported_dir=out)
 
 
-def test_import_writes_every_table_quickly(imported):
+def test_import_writes_every_table(imported):
     report, _ = imported
     assert report.counts["taxa"] > 25_000
     assert report.counts["listed taxa"] > 1_000
     assert report.counts["suspensions"] > 50 and report.counts["quotas"] > 50
-    assert report.elapsed < 30
     for name in ("taxa.csv", "populations.csv", "suspensions.csv", "quotas.csv", "reservations.csv",
                  "purposes.csv", "sources.csv", "terms.csv", "units.csv", "term_units.csv"):
         assert (report.out_dir / name).is_file(), name
