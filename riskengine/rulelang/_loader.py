@@ -60,7 +60,10 @@ class _File:
 
     def root(self) -> yaml.Node | None:
         try:
-            return self.loader.get_single_node()
+            node = self.loader.get_single_node()
+            if node is None:  # nothing but blanks and comments: never a pack with no rules in force
+                self.problem(None, "empty_file", "the file is empty (no rules, no lists): delete it, or save it whole")
+            return node
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             self.problem(None, "yaml_syntax", f"YAML: {exc.problem or exc.context}",

@@ -86,6 +86,14 @@ def test_yaml_syntax_error_has_a_position(tmp_path):
     assert p.code == "yaml_syntax" and p.line >= 2
 
 
+@pytest.mark.parametrize("text", ["", "\n\n", "# rules to come\n"])
+def test_an_empty_rule_file_is_refused_not_loaded_as_no_rules(tmp_path, text):
+    write(tmp_path, RULE.format(when="item.value > 1"))
+    write(tmp_path, text, "b.yaml")
+    [p] = problems(tmp_path)
+    assert (p.file, p.line, p.code) == ("b.yaml", 1, "empty_file")
+
+
 def test_lists_directory_and_norway(tmp_path):
     write(tmp_path, RULE.format(when='declaration.country_of_export in list("nordic")'))
     (tmp_path / "lists").mkdir()
