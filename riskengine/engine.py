@@ -111,7 +111,7 @@ class Engine:
         self._topup: dict[str, float] | None = None
         self._since_topup = 0
         self._topup_lock = threading.Lock()
-        self.metrics = Metrics(database)
+        self.metrics = Metrics(database, rules)
         self.metrics.model_mode.set(1 if model is not None else 0)
         self.remember_ruleset()
 

@@ -1,17 +1,19 @@
-"""Prometheus metrics of one process: assessments by lane, latency, rule hits, errors, model mode."""
+"""Prometheus metrics of one process: assessments by lane, latency, rule hits, errors, model mode, rules in force."""
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 __all__ = ["Metrics"]
 
 
 class Metrics:
-    def __init__(self, database=None) -> None:
+    def __init__(self, database=None, rules=None) -> None:
         self.registry = CollectorRegistry()
         if database is not None:  # its SQLite checkpoint thread, while the server runs one
             self.registry.register(_Checkpoints(database))
+        if rules is not None:
+            self.registry.register(_Rules(rules))
         self.assessments = Counter("riskengine_assessments_total", "Assessments decided, by lane", ["lane", "replayed"], registry=self.registry)
         self.latency = Histogram(
             "riskengine_assessment_seconds", "Time to assess one declaration",
@@ -54,3 +56,20 @@ class _Checkpoints:
                                   "WAL frames copied into the database by background checkpoints", value=checkpointer.frames)
         yield CounterMetricFamily("riskengine_sqlite_checkpoint_failures", "Background WAL checkpoints that failed",
                                   value=checkpointer.failures)
+
+
+class _Rules:
+    """The rules in force, read at each scrape. `riskengine_rules_reload_failing` is 1 while the last
+    reload was refused (a broken file under rules/): the previous rules still decide, and an
+    operator should be told before analysts assume their change is live."""
+
+    def __init__(self, rules) -> None:
+        self.rules = rules
+
+    def collect(self):
+        yield GaugeMetricFamily("riskengine_rules_loaded", "Rules in force", value=len(self.rules.ruleset.rules))
+        yield GaugeMetricFamily("riskengine_rules_loaded_timestamp_seconds", "When the rules in force were loaded (Unix time)",
+                                value=self.rules.loaded_at.timestamp())
+        yield GaugeMetricFamily("riskengine_rules_reload_failing",
+                                "1 while the last reload was refused and the previous rules stay in force",
+                                value=1 if self.rules.last_error else 0)

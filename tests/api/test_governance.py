@@ -133,8 +133,14 @@ def test_rules_reload_keeps_the_old_rules_when_a_file_is_broken(env):
     assert any("intelligence.yaml" in p and "importr_id" in p for p in problems)
     after = call(env, "analyst", "GET", "/v1/rules").json()
     assert after["version"] == before["version"] and after["last_reload_error"]
+    scraped = env["client"].get("/metrics").text  # what an operator's alert sees
+    assert "riskengine_rules_reload_failing 1.0" in scraped
+    assert f"riskengine_rules_loaded {float(len(before['rules']))}" in scraped
     (env["rules"] / "intelligence.yaml").unlink()
     fixed = call(env, "admin", "POST", "/v1/rules/reload")
+    scraped = env["client"].get("/metrics").text
+    assert "riskengine_rules_reload_failing 0.0" in scraped
+    assert f"riskengine_rules_loaded {float(len(before['rules']) - 1)}" in scraped
     assert fixed.status_code == 200 and fixed.json()["version"] != before["version"]
     decision = call(env, "single_window", "POST", "/v1/assessments", json=DECLARATION).json()
     assert decision["ruleset_version"] == fixed.json()["version"]
