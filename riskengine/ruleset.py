@@ -44,7 +44,7 @@ class RulesHolder:
         self.directory = Path(directory)
         self.database = database
         self._lock = threading.Lock()
-        self.ruleset = load_rules(self.directory)
+        self.ruleset = load_rules(self.directory, in_force=True)
         self._evaluator = OnlineEvaluator(self.ruleset)
         self.loaded_at = dt.datetime.now(dt.timezone.utc)
         self.last_error: str | None = None
@@ -60,7 +60,7 @@ class RulesHolder:
     def reload(self) -> ReloadResult:
         """Load rules/ again; on any problem keep the current rules and report what is wrong."""
         try:
-            ruleset = load_rules(self.directory)
+            ruleset = load_rules(self.directory, in_force=True)
             evaluator = OnlineEvaluator(ruleset)
         except RuleLoadError as exc:
             self.last_error = str(exc)

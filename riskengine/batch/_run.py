@@ -57,7 +57,7 @@ def build_stages(settings: Settings, snapshot: StoreSnapshot | None = None, *,
     data_dir = settings.resolve(settings.reference.data_dir) if settings.reference.data_dir else None
     imported = settings.resolve(settings.reference.imported_dir)
     reference = Reference.load(data_dir, imported if imported.exists() else None)
-    ruleset = load_rules(settings.resolve(settings.rules.dir))
+    ruleset = load_rules(settings.resolve(settings.rules.dir), in_force=True)
     model, error = load_model_or_reason(settings.resolve(settings.model.path))
     if snapshot is None:
         database = Database(settings.database.url)

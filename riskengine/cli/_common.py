@@ -10,7 +10,7 @@ from rich.console import Console
 
 from riskengine.config import ConfigError, Settings, load_settings
 
-__all__ = ["ConfigOption", "console", "database_of", "err", "settings_from"]
+__all__ = ["ConfigOption", "console", "database_of", "engine_from", "err", "require_rules", "rules_refused", "settings_from"]
 
 console = Console()
 err = Console(stderr=True)
@@ -37,3 +37,30 @@ def database_of(settings: Settings):
         yield database
     finally:
         database.dispose()
+
+
+def rules_refused(exc) -> typer.Exit:
+    """Rules that cannot be put in force (a RuleLoadError): every problem printed, exit 2."""
+    err.print(f"[red]error:[/red] the rules to put in force cannot be loaded (rules.dir), so nothing was done:\n{exc}")
+    return typer.Exit(2)
+
+
+def require_rules(settings: Settings) -> None:
+    """Exit 2 before starting anything that decides if the configured rules cannot be put in force."""
+    from riskengine.rulelang import RuleLoadError, load_rules
+
+    try:
+        load_rules(settings.resolve(settings.rules.dir), in_force=True)
+    except RuleLoadError as exc:
+        raise rules_refused(exc) from exc
+
+
+def engine_from(settings: Settings):
+    """The engine for one command; rules that cannot be put in force exit 2 with every problem."""
+    from riskengine.engine import Engine
+    from riskengine.rulelang import RuleLoadError
+
+    try:
+        return Engine.from_settings(settings)
+    except RuleLoadError as exc:
+        raise rules_refused(exc) from exc

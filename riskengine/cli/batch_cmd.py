@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from riskengine.cli._common import ConfigOption, console, err, settings_from
+from riskengine.cli._common import ConfigOption, console, err, require_rules, settings_from
 
 __all__ = ["register"]
 
@@ -37,6 +37,7 @@ def batch(
         err.print("[red]error:[/red] give --workers or --dask, not both")
         raise typer.Exit(2)
     settings = settings_from(config)
+    require_rules(settings)
     try:
         summary = run_batch(source, out, settings=settings, workers=workers, dask=dask, chunk_lines=chunk_lines)
     except ValueError as exc:

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from riskengine.cli._common import ConfigOption, console, database_of, err, settings_from
+from riskengine.cli._common import ConfigOption, console, database_of, engine_from, err, require_rules, settings_from
 from riskengine.cli.batch_cmd import register as register_batch_command
 from riskengine.cli.report_cmds import register as register_report_commands
 from riskengine.config import Settings
@@ -66,6 +66,7 @@ def serve(
     workers = workers or settings.server.workers
     if workers > 1 and settings.database.url.startswith("sqlite"):
         raise fail("several workers need a shared server database (PostgreSQL); SQLite serves one worker")
+    require_rules(settings)  # here, not as a traceback from each worker's start-up
     if config is not None:
         os.environ["RISKENGINE_CONFIG"] = str(config.resolve())
     uvicorn.run(
@@ -84,7 +85,6 @@ def assess(file: Annotated[Path, typer.Argument(help="declaration JSON file")], 
     """Assess one declaration in-process and print the decision JSON."""
     from pydantic import ValidationError
 
-    from riskengine.engine import Engine
     from riskengine.schemas import Declaration
 
     settings = settings_from(config)
@@ -94,7 +94,7 @@ def assess(file: Annotated[Path, typer.Argument(help="declaration JSON file")], 
         raise fail(f"{file}: no such file") from exc
     except ValidationError as exc:
         raise fail(f"{file}: invalid declaration\n{exc}", 2) from exc
-    engine = Engine.from_settings(settings)
+    engine = engine_from(settings)
     try:
         decision = engine.assess(declaration, actor=cli_actor())
     finally:
@@ -148,10 +148,9 @@ def apikey_revoke(name: str, config: ConfigOption = None) -> None:
 @permits_app.command("import")
 def permits_import(file: Path, config: ConfigOption = None) -> None:
     """Load permits from CSV, JSON lines or CITES e-permit XML (all or nothing)."""
-    from riskengine.engine import Engine
     from riskengine.permits.service import import_permits
 
-    engine = Engine.from_settings(settings_from(config))
+    engine = engine_from(settings_from(config))
     try:
         summary = import_permits(engine, file, actor=cli_actor())
     except (ValueError, FileNotFoundError) as exc:
@@ -318,11 +317,10 @@ def replay(
     config: ConfigOption = None,
 ) -> None:
     """Recompute a stored decision with its recorded inputs, ruleset and model; exit 1 if it differs."""
-    from riskengine.engine import Engine
     from riskengine.errors import NotFoundError
     from riskengine.replay import replay as replay_decision
 
-    engine = Engine.from_settings(settings_from(config))
+    engine = engine_from(settings_from(config))
     try:
         result = replay_decision(engine, assessment_id, model_dir=model)
     except NotFoundError as exc:

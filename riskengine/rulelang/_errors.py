@@ -14,7 +14,8 @@ __all__ = ["Problem", "RuleError", "RuleSyntaxError", "RuleLoadError", "RuleEval
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong in a rule file, at a 1-based line and column of that file."""
+    """One thing wrong in a rule file, at a 1-based line and column of that file (line 0: the
+    whole file or directory)."""
 
     file: str
     line: int
@@ -25,7 +26,7 @@ class Problem:
     severity: str = "error"
 
     def __str__(self) -> str:
-        text = f"{self.file}:{self.line}:{self.column}: {self.message}"
+        text = f"{self.file}:{self.line}:{self.column}: {self.message}" if self.line else f"{self.file}: {self.message}"
         if self.suggestion:
             text += f", did you mean '{self.suggestion}'"
         return text

@@ -60,10 +60,7 @@ class _File:
 
     def root(self) -> yaml.Node | None:
         try:
-            node = self.loader.get_single_node()
-            if node is None:  # nothing but blanks and comments: never a pack with no rules in force
-                self.problem(None, "empty_file", "the file is empty (no rules, no lists): delete it, or save it whole")
-            return node
+            return self.loader.get_single_node()
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             self.problem(None, "yaml_syntax", f"YAML: {exc.problem or exc.context}",
@@ -138,16 +135,27 @@ def _digest(*parts: str) -> str:
     return h.hexdigest()
 
 
-def load_rules(directory: Path, *, today: date | None = None) -> RuleSet:
-    """Every rule and list under `directory`; raises RuleLoadError listing all problems."""
+def load_rules(directory: Path, *, today: date | None = None, in_force: bool = False) -> RuleSet:
+    """Every rule and list under `directory`; raises RuleLoadError listing all problems.
+
+    `in_force`: the rules are to decide consignments (the engine, batch, `rules check`), so a
+    missing directory, an empty file or a pack without a single rule is an error: each would
+    otherwise release what the rules target, silently (a mistyped `rules.dir`, a file truncated by
+    a save). Backtests and replays of stored rulesets load what they are given.
+    """
     directory = Path(directory)
+    if in_force and not directory.is_dir():
+        raise RuleLoadError([Problem(str(directory), 0, 0, "no_rules", "the rules directory does not exist (rules.dir)")])
     problems: list[Problem] = []
     files = [_File(p, p.relative_to(directory).as_posix(), problems) for p in rule_files(directory)]
     lists: dict[str, tuple] = {}
     pending: list[tuple[_File, str | None, yaml.Node]] = []
     for f in files:
+        before = len(problems)
         root = f.root()
         if root is None:
+            if in_force and len(problems) == before:  # nothing but blanks and comments
+                f.problem(None, "empty_file", "the file is empty (no rules, no lists): delete it, or save it whole")
             continue
         in_lists_dir = f.name.startswith("lists/")
         keys = f.mapping(root, "the file", None)
@@ -179,6 +187,9 @@ def load_rules(directory: Path, *, today: date | None = None) -> RuleSet:
             continue
         seen[rule.id] = rule
         rules.append(rule)
+    if in_force and not rules and not problems:
+        problems.append(Problem(str(directory), 0, 0, "no_rules",
+                                "no rules in the rules directory: decisions would rest on permits and the model alone"))
     if problems:
         raise RuleLoadError(problems)
     content = _digest(*(part for f in files for part in (f.name, f.source)))

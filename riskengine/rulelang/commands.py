@@ -26,7 +26,7 @@ __all__ = ["check", "run_examples", "backtest", "ExampleResult", "facts_from_his
 def check(directory: Path) -> list[Problem]:
     """Every problem in a rules directory, including the durable_rules limits; empty when valid."""
     try:
-        ruleset = load_rules(Path(directory))
+        ruleset = load_rules(Path(directory), in_force=True)
     except RuleLoadError as exc:
         return exc.problems
     return durable_problems(ruleset)

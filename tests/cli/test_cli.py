@@ -56,6 +56,26 @@ def test_assess_names_the_bad_field_and_exits_2(config, tmp_path):
     assert result.returncode == 2 and "direction" in result.stderr
 
 
+def test_rules_that_cannot_be_put_in_force_stop_every_deciding_command(tmp_path):
+    """A mistyped rules.dir or an emptied rule file used to mean "no rules": everything they target released."""
+    missing = tmp_path / "rulez"
+    config = write_config(tmp_path, rules={"dir": str(missing)})
+    run("init", config=config)
+    file = tmp_path / "declaration.json"
+    file.write_text(json.dumps(DECLARATION))
+    lines = tmp_path / "declarations.jsonl"
+    lines.write_text(json.dumps(DECLARATION) + "\n")
+    for args in (["assess", str(file)], ["serve", "--port", "1"], ["batch", str(lines), "--out", str(tmp_path / "o.parquet")]):
+        result = run(*args, config=config, check=False)
+        assert result.returncode == 2, (args, result.stderr)
+        assert "does not exist" in result.stderr and "rulez" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "o.parquet").exists()
+    missing.mkdir()
+    (missing / "traders.yaml").write_text("")
+    result = run("assess", str(file), config=config, check=False)
+    assert result.returncode == 2 and "traders.yaml:1:1" in result.stderr and "empty" in result.stderr
+
+
 def test_audit_verify_names_the_first_tampered_record(config, tmp_path):
     file = tmp_path / "declaration.json"
     for n in range(3):

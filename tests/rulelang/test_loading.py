@@ -87,11 +87,26 @@ def test_yaml_syntax_error_has_a_position(tmp_path):
 
 
 @pytest.mark.parametrize("text", ["", "\n\n", "# rules to come\n"])
-def test_an_empty_rule_file_is_refused_not_loaded_as_no_rules(tmp_path, text):
+def test_an_empty_rule_file_is_refused_for_rules_in_force(tmp_path, text):
     write(tmp_path, RULE.format(when="item.value > 1"))
     write(tmp_path, text, "b.yaml")
-    [p] = problems(tmp_path)
+    with pytest.raises(RuleLoadError) as info:
+        load_rules(tmp_path, in_force=True)
+    [p] = info.value.problems
     assert (p.file, p.line, p.code) == ("b.yaml", 1, "empty_file")
+    assert len(load_rules(tmp_path).rules) == 1  # a stored ruleset replayed as it was
+
+
+def test_rules_in_force_need_a_directory_with_rules(tmp_path):
+    for directory in (tmp_path / "rulez", tmp_path):  # mistyped rules.dir, an emptied folder
+        with pytest.raises(RuleLoadError) as info:
+            load_rules(directory, in_force=True)
+        [p] = info.value.problems
+        assert p.code == "no_rules" and p.file == str(directory)
+    write(tmp_path, "lists:\n  l: [a]\n")  # lists but no rule
+    with pytest.raises(RuleLoadError):
+        load_rules(tmp_path, in_force=True)
+    assert load_rules(tmp_path).rules == []  # a backtest baseline may be empty
 
 
 def test_lists_directory_and_norway(tmp_path):
