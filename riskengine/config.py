@@ -86,6 +86,12 @@ class ServerSettings(_Section):
     assessment_batch: int = Field(default=64, ge=1, le=1000)
 
 
+class RetentionSettings(_Section):
+    # Years records are kept after the permit's expiry (and after lodging, assessment and outcome)
+    # before `riskengine retention purge` may archive and remove them; never fewer than 5.
+    years: int = Field(default=5, ge=5)
+
+
 class Settings(BaseSettings):
     """Every setting of riskengine; environment variables win over the YAML file."""
 
@@ -100,6 +106,7 @@ class Settings(BaseSettings):
     decision: DecisionSettings = DecisionSettings()
     permits: PermitSettings = PermitSettings()
     server: ServerSettings = ServerSettings()
+    retention: RetentionSettings = RetentionSettings()
     config_file: Path | None = None
 
     @classmethod

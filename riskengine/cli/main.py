@@ -22,12 +22,14 @@ permits_app = typer.Typer(help="The permit registry.", no_args_is_help=True)
 reference_app = typer.Typer(help="CITES reference data.", no_args_is_help=True)
 rules_app = typer.Typer(help="Analyst rules: check, test, backtest.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
+retention_app = typer.Typer(help="Records past the retention period: archive, then remove.", no_args_is_help=True)
 report_app = typer.Typer(help="Reports.", no_args_is_help=True)
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(permits_app, name="permits")
 app.add_typer(reference_app, name="reference")
 app.add_typer(rules_app, name="rules")
 app.add_typer(audit_app, name="audit")
+app.add_typer(retention_app, name="retention")
 app.add_typer(report_app, name="report")
 register_report_commands(report_app)
 register_batch_command(app)
@@ -417,6 +419,56 @@ def audit_export(
     with database_of(settings_from(config)) as database:
         signoff = export_audit(database, out, start=first, end=last, signed_by=cli_actor().name)
     console.print(f"{signoff['records']} records written to {out} (sha256 {signoff['sha256'][:16]}...)")
+
+
+@retention_app.command("purge")
+def retention_purge(
+    archive: Annotated[Optional[Path], typer.Option(help="JSON lines archive to write what is removed to (required unless --dry-run)")] = None,
+    as_of: Annotated[Optional[str], typer.Option("--as-of", help="day the retention period is counted back from (YYYY-MM-DD, default today; not later)")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="count what would go; write and remove nothing")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Archive, then remove, the declarations and permits past `retention.years` (5 at least).
+
+    A declaration goes when it was lodged, assessed and its outcome recorded, and every permit it
+    cites expired, more than that many years ago; a permit when it expired then and nothing that
+    stays cites it. Each chunk is on disk in the archive before it is deleted; the audit log stays whole.
+    """
+    import datetime as dt
+
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from riskengine.retention import purge
+
+    today = dt.datetime.now(dt.timezone.utc).date()
+    try:
+        day = dt.date.fromisoformat(as_of) if as_of else today
+    except ValueError as exc:
+        raise fail(f"--as-of: {exc}", 2) from exc
+    if day > today:
+        raise fail(f"--as-of {day} is after today: records are never counted as older than they are", 2)
+    if archive is None and not dry_run:
+        raise fail("--archive FILE is required: nothing is removed before it is archived (or give --dry-run)", 2)
+    if archive is not None and archive.exists():
+        raise fail(f"{archive} exists: an archive is never overwritten", 2)
+    settings = settings_from(config)
+    with database_of(settings) as database, Progress(console=console, transient=True) as bar:
+        task = bar.add_task("archiving and removing", total=None)
+        report = purge(database, years=settings.retention.years, as_of=day, archive=archive, actor=cli_actor(),
+                       dry_run=dry_run, progress=lambda n: bar.advance(task, n))
+    verb = "would be removed" if dry_run else "archived and removed"
+    table = Table(title=f"records {verb}: retention {report.years} years, horizon {report.horizon}")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for year, count in sorted(report.by_year.items()):
+        table.add_row(f"declaration versions lodged in {year}", f"{count:,}")
+    for label, count in (("declaration versions", report.declarations), ("assessments", report.assessments),
+                         ("outcomes", report.outcomes), ("permits", report.permits)):
+        table.add_row(label, f"{count:,}")
+    console.print(table)
+    if report.archive is not None:
+        console.print(f"archive {report.archive} (sha256 {report.sha256[:16]}...)")
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m riskengine`
