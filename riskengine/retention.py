@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, select, union
+from sqlalchemy import and_, delete, func, select, union
 from sqlalchemy.orm import Session
 
 from riskengine.store.audit import Actor, append_audit
@@ -70,41 +70,76 @@ class RetentionReport:
     by_year: dict[int, int] = field(default_factory=dict)  # declaration versions by year lodged
 
 
-def _kept_declaration_ids(horizon: dt.date):
-    """declaration_id of every declaration that must stay (any version, activity or permit too recent)."""
-    moment = dt.datetime.combine(horizon, dt.time(), tzinfo=dt.timezone.utc)
-    return union(
-        select(DeclarationRow.declaration_id).where((DeclarationRow.lodged_at >= moment) | (DeclarationRow.received_at >= moment)),
-        select(Assessment.declaration_id).where(Assessment.assessed_at >= moment),
+def _moment(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc)
+
+
+def _kept(session: Session, declaration_ids: set[str], horizon: dt.date) -> set[str]:
+    """Which of `declaration_ids` must stay: a version, an assessment or an outcome on or after the
+    horizon, or a cited permit valid on or after it. Asked per chunk, through indexed columns, so a
+    purge costs what it removes, not what stays."""
+    ordered, kept = sorted(declaration_ids), set()
+    for start in range(0, len(ordered), 1000):  # each id is bound four times: stay far below the drivers' limits
+        kept |= _kept_among(session, ordered[start:start + 1000], horizon)
+    return kept
+
+
+def _kept_among(session: Session, ids: list[str], horizon: dt.date) -> set[str]:
+    moment = _moment(horizon)
+    versions = select(DeclarationRow.id).where(DeclarationRow.declaration_id.in_(ids))
+    return set(session.scalars(union(
+        select(DeclarationRow.declaration_id).where(DeclarationRow.declaration_id.in_(ids),
+                                                    (DeclarationRow.lodged_at >= moment) | (DeclarationRow.received_at >= moment)),
+        select(Assessment.declaration_id).where(Assessment.declaration_id.in_(ids), Assessment.assessed_at >= moment),
         select(Assessment.declaration_id).join(OutcomeRow, OutcomeRow.assessment_id == Assessment.id)
-        .where(OutcomeRow.recorded_at >= moment),
+        .where(Assessment.declaration_id.in_(ids), OutcomeRow.recorded_at >= moment),
         select(DeclarationPermitRef.declaration_id).join(
             PermitRow, and_(PermitRow.issuing_country == DeclarationPermitRef.issuing_country,
                             PermitRow.number == DeclarationPermitRef.number),
-        ).where(PermitRow.valid_until >= horizon),
-    )
+        ).where(DeclarationPermitRef.declaration_pk.in_(versions), PermitRow.valid_until >= horizon),
+    )))
 
 
-def _expired_declarations(horizon: dt.date):
-    return select(DeclarationRow.id).where(DeclarationRow.declaration_id.not_in(_kept_declaration_ids(horizon)))
+def _expired_declarations(session: Session, horizon: dt.date, after: int, chunk: int) -> tuple[int | None, list[tuple[int, dt.datetime]]]:
+    """The next chunk of declaration versions lodged and received before the horizon, by id after
+    `after`: the last id looked at, and (id, lodged_at) of those that may go."""
+    moment = _moment(horizon)
+    rows = session.execute(
+        select(DeclarationRow.id, DeclarationRow.declaration_id, DeclarationRow.lodged_at)
+        .where(DeclarationRow.id > after, DeclarationRow.lodged_at < moment, DeclarationRow.received_at < moment)
+        .order_by(DeclarationRow.id).limit(chunk)
+    ).all()
+    if not rows:
+        return None, []
+    kept = _kept(session, {r.declaration_id for r in rows}, horizon)
+    return rows[-1].id, [(r.id, r.lodged_at) for r in rows if r.declaration_id not in kept]
 
 
-def _expired_permits(horizon: dt.date, *, leaving=None):
-    """Permits past the horizon that no declaration staying cites or holds a reservation on.
-
-    `leaving`: a select of the declaration ids a dry run would remove (a purge removes them first)."""
-    moment = dt.datetime.combine(horizon, dt.time(), tzinfo=dt.timezone.utc)
-    cited = exists().where(DeclarationPermitRef.issuing_country == PermitRow.issuing_country,
-                           DeclarationPermitRef.number == PermitRow.number)
-    reserved = exists().where(Reservation.permit_line_id == PermitLineRow.id, PermitLineRow.permit_id == PermitRow.id)
-    if leaving is not None:
-        cited = cited.where(DeclarationPermitRef.declaration_pk.not_in(leaving))
-        reserved = reserved.where(Reservation.assessment_id.not_in(select(Assessment.id).where(Assessment.declaration_pk.in_(leaving))))
-    return select(PermitRow.id).where(
-        PermitRow.valid_until < horizon, PermitRow.updated_at < moment,
-        (PermitRow.status_changed_at.is_(None)) | (PermitRow.status_changed_at < moment),
-        ~cited, ~reserved,
-    )
+def _expired_permits(session: Session, horizon: dt.date, after: int, chunk: int) -> tuple[int | None, list[int]]:
+    """The next chunk of permits that expired and last changed before the horizon, by id after
+    `after`: the last id looked at, and those that no declaration staying cites or reserves."""
+    moment = _moment(horizon)
+    ids = list(session.scalars(
+        select(PermitRow.id).where(
+            PermitRow.id > after, PermitRow.valid_until < horizon, PermitRow.updated_at < moment,
+            (PermitRow.status_changed_at.is_(None)) | (PermitRow.status_changed_at < moment),
+        ).order_by(PermitRow.id).limit(chunk)
+    ))
+    if not ids:
+        return None, []
+    citing = session.execute(union(
+        select(PermitRow.id, DeclarationPermitRef.declaration_id).join(
+            DeclarationPermitRef, and_(PermitRow.issuing_country == DeclarationPermitRef.issuing_country,
+                                       PermitRow.number == DeclarationPermitRef.number),
+        ).where(PermitRow.id.in_(ids)),
+        select(PermitLineRow.permit_id, Assessment.declaration_id)
+        .join(Reservation, Reservation.permit_line_id == PermitLineRow.id)
+        .join(Assessment, Assessment.id == Reservation.assessment_id)
+        .where(PermitLineRow.permit_id.in_(ids)),
+    )).all()
+    kept = _kept(session, {d for _, d in citing}, horizon)
+    staying = {permit for permit, d in citing if d in kept}
+    return ids[-1], [i for i in ids if i not in staying]
 
 
 class _Archive:
@@ -184,7 +219,7 @@ def _delete_declarations(session: Session, pks: list[int]) -> tuple[int, int]:
 
 
 def purge(database: Database, *, years: int, as_of: dt.date, archive: Path | None, actor: Actor,
-          dry_run: bool = False, chunk: int = 1000, progress: Callable[[int], None] | None = None) -> RetentionReport:
+          dry_run: bool = False, chunk: int = 2000, progress: Callable[[int], None] | None = None) -> RetentionReport:
     """Archive, then remove, every declaration and permit past the retention period as of `as_of`.
 
     With `dry_run` nothing is written: the report counts what a purge would remove. `progress` is
@@ -194,57 +229,64 @@ def purge(database: Database, *, years: int, as_of: dt.date, archive: Path | Non
         raise ValueError(f"retention.years is {years}: records are kept at least 5 years")
     horizon = horizon_for(as_of, years)
     report = RetentionReport(as_of=as_of, years=years, horizon=horizon, dry_run=dry_run)
-    if dry_run:
-        with database.read() as session:
-            expired = _expired_declarations(horizon).subquery()
-            rows = session.execute(select(DeclarationRow.lodged_at).where(DeclarationRow.id.in_(select(expired.c.id)))).scalars()
-            for lodged in rows:
-                report.by_year[lodged.year] = report.by_year.get(lodged.year, 0) + 1
-            report.declarations = sum(report.by_year.values())
-            pks = select(expired.c.id)
-            report.assessments = session.scalar(select(func.count()).select_from(Assessment).where(Assessment.declaration_pk.in_(pks)))
-            report.outcomes = session.scalar(select(func.count()).select_from(OutcomeRow).join(Assessment, OutcomeRow.assessment_id == Assessment.id)
-                                             .where(Assessment.declaration_pk.in_(pks)))
-            # permits freed by the purge too: not cited by any declaration that would stay
-            report.permits = session.scalar(select(func.count()).select_from(_expired_permits(horizon, leaving=pks).subquery()))
-        return report
-    if archive is None:
+    if not dry_run and archive is None:
         raise ValueError("a purge needs an archive file: nothing is removed before it is archived")
-    out = _Archive(Path(archive))
+    out = None if dry_run else _Archive(Path(archive))
     try:
-        for kind in ("declaration", "permit"):
-            while True:
-                with database.session() as session:
-                    query = _expired_declarations(horizon) if kind == "declaration" else _expired_permits(horizon)
-                    ids = list(session.scalars(query.order_by(query.selected_columns[0]).limit(chunk)))
-                    if not ids:
-                        break
-                    records = _declaration_records(session, ids) if kind == "declaration" else _permit_records(session, ids)
-                    for record in records:
+        after = 0
+        while after is not None:  # declarations first: a permit goes only once nothing that stays cites it
+            with database.read() if dry_run else database.session() as session:
+                after, found = _expired_declarations(session, horizon, after, chunk)
+                pks = [pk for pk, _ in found]
+                for _, lodged in found:
+                    report.by_year[lodged.year] = report.by_year.get(lodged.year, 0) + 1
+                if not pks:
+                    continue
+                if dry_run:
+                    report.declarations += len(pks)
+                    report.assessments += session.scalar(select(func.count()).select_from(Assessment).where(Assessment.declaration_pk.in_(pks)))
+                    report.outcomes += session.scalar(select(func.count()).select_from(OutcomeRow).join(Assessment, OutcomeRow.assessment_id == Assessment.id)
+                                                      .where(Assessment.declaration_pk.in_(pks)))
+                else:
+                    for record in _declaration_records(session, pks):
                         out.write(record)
                     out.sync()  # on disk before the rows are gone
-                    if kind == "declaration":
-                        assessments, outcomes = _delete_declarations(session, ids)
-                        report.declarations += len(ids)
-                        report.assessments += assessments
-                        report.outcomes += outcomes
-                        for record in records:
-                            year = record["lodged_at"].year
-                            report.by_year[year] = report.by_year.get(year, 0) + 1
-                        detail = {"declarations": len(ids), "assessments": assessments, "outcomes": outcomes}
-                    else:
-                        session.execute(delete(PermitLineRow).where(PermitLineRow.permit_id.in_(ids)))
-                        session.execute(delete(PermitRow).where(PermitRow.id.in_(ids)))
-                        report.permits += len(ids)
-                        detail = {"permits": len(ids)}
-                    append_audit(session, actor=actor, action="retention.purge", entity=kind, entity_id=out.path.name,
-                                 detail=detail | {"as_of": as_of.isoformat(), "years": years, "horizon": horizon.isoformat(),
-                                                  "archive": str(out.path)})
-                if progress:
-                    progress(len(ids))
+                    assessments, outcomes = _delete_declarations(session, pks)
+                    report.declarations += len(pks)
+                    report.assessments += assessments
+                    report.outcomes += outcomes
+                    append_audit(session, actor=actor, action="retention.purge", entity="declaration", entity_id=out.path.name,
+                                 detail={"declarations": len(pks), "assessments": assessments, "outcomes": outcomes,
+                                         "as_of": as_of.isoformat(), "years": years, "horizon": horizon.isoformat(), "archive": str(out.path)})
+            if progress:
+                progress(len(pks))
+        after = 0
+        while after is not None:
+            with database.read() if dry_run else database.session() as session:
+                after, ids = _expired_permits(session, horizon, after, chunk)
+                if dry_run:
+                    # a dry run removed nothing: permits cited only by declarations that would go count too
+                    report.permits += len(ids)
+                    continue
+                if not ids:
+                    continue
+                for record in _permit_records(session, ids):
+                    out.write(record)
+                out.sync()
+                session.execute(delete(PermitLineRow).where(PermitLineRow.permit_id.in_(ids)))
+                session.execute(delete(PermitRow).where(PermitRow.id.in_(ids)))
+                report.permits += len(ids)
+                append_audit(session, actor=actor, action="retention.purge", entity="permit", entity_id=out.path.name,
+                             detail={"permits": len(ids), "as_of": as_of.isoformat(), "years": years,
+                                     "horizon": horizon.isoformat(), "archive": str(out.path)})
+            if progress:
+                progress(len(ids))
     except BaseException:
-        out.handle.close()  # the partial archive stays beside the target: it holds what was removed
+        if out is not None:
+            out.handle.close()  # the partial archive stays beside the target: it holds what was removed
         raise
+    if dry_run:
+        return report
     report.archive = out.path
     report.sha256 = out.close({
         "as_of": as_of.isoformat(), "years": years, "horizon": horizon.isoformat(), "signed_by": actor.name,
