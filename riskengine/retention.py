@@ -148,7 +148,13 @@ class _Archive:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.partial = path.with_name(path.name + ".partial")
-        self.handle = self.partial.open("w", encoding="utf-8")
+        if path.exists():
+            raise FileExistsError(f"{path} exists: an archive is never overwritten")
+        try:  # a partial archive is what an interrupted purge removed: never written over either
+            self.handle = self.partial.open("x", encoding="utf-8")
+        except FileExistsError:
+            raise FileExistsError(f"{self.partial} exists: an interrupted purge's archive of what it removed; "
+                                  "keep it, and give another --archive") from None
         self.digest = hashlib.sha256()
 
     def write(self, record: dict[str, Any]) -> None:

@@ -450,13 +450,14 @@ def retention_purge(
         raise fail(f"--as-of {day} is after today: records are never counted as older than they are", 2)
     if archive is None and not dry_run:
         raise fail("--archive FILE is required: nothing is removed before it is archived (or give --dry-run)", 2)
-    if archive is not None and archive.exists():
-        raise fail(f"{archive} exists: an archive is never overwritten", 2)
     settings = settings_from(config)
     with database_of(settings) as database, Progress(console=console, transient=True) as bar:
         task = bar.add_task("archiving and removing", total=None)
-        report = purge(database, years=settings.retention.years, as_of=day, archive=archive, actor=cli_actor(),
-                       dry_run=dry_run, progress=lambda n: bar.advance(task, n))
+        try:
+            report = purge(database, years=settings.retention.years, as_of=day, archive=archive, actor=cli_actor(),
+                           dry_run=dry_run, progress=lambda n: bar.advance(task, n))
+        except FileExistsError as exc:
+            raise fail(str(exc), 2) from exc
     verb = "would be removed" if dry_run else "archived and removed"
     table = Table(title=f"records {verb}: retention {report.years} years, horizon {report.horizon}")
     table.add_column("what")

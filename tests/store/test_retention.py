@@ -127,6 +127,33 @@ def test_a_purge_archives_then_removes_only_what_is_past_the_period(world, tmp_p
     assert (again.declarations, again.permits) == (0, 0)
 
 
+def test_an_interrupted_purge_loses_nothing(world, tmp_path, monkeypatch):
+    """Every record is in the database or in the partial archive, and the chunk that failed is in both."""
+    from riskengine import retention
+
+    engine, decided = world
+    calls = []
+    real = retention._delete_declarations
+
+    def failing_second_time(session, pks):
+        calls.append(pks)
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+        return real(session, pks)
+
+    monkeypatch.setattr(retention, "_delete_declarations", failing_second_time)
+    archive = tmp_path / "cut.jsonl"
+    with pytest.raises(RuntimeError, match="disk full"):
+        purge(engine.database, years=5, as_of=AS_OF, archive=archive, actor=ADMIN, chunk=2)
+    assert not archive.exists()  # no sign-off: never mistaken for a finished archive
+    archived = {(r["declaration_id"], r["version"]) for r in map(json.loads, (tmp_path / "cut.jsonl.partial").read_text().splitlines())}
+    with engine.database.read() as session:
+        stored = {tuple(row) for row in session.execute(select(DeclarationRow.declaration_id, DeclarationRow.version))}
+    assert archived | stored == set(decided)
+    assert len(archived & stored) == len(calls[1])  # the failed chunk was rolled back, and stays archived
+    assert verify_audit(engine.database)[1] is None
+
+
 def test_nothing_goes_before_five_years(world, tmp_path):
     engine, _ = world
     before = state(engine)
@@ -153,6 +180,10 @@ def test_the_command_refuses_a_future_day_a_missing_archive_and_an_overwrite(tmp
     refused = run("--archive", str(tmp_path / "old.jsonl"))
     assert refused.returncode == 2 and "never overwritten" in refused.stderr
     assert (tmp_path / "old.jsonl").read_text() == "kept\n"
+    (tmp_path / "cut.jsonl.partial").write_text("what an interrupted purge removed\n")
+    refused = run("--archive", str(tmp_path / "cut.jsonl"))
+    assert refused.returncode == 2 and "interrupted" in refused.stderr and not (tmp_path / "cut.jsonl").exists()
+    assert (tmp_path / "cut.jsonl.partial").read_text() == "what an interrupted purge removed\n"
     done = run("--archive", str(tmp_path / "new.jsonl"))
     assert done.returncode == 0, done.stderr
     assert json.loads((tmp_path / "new.jsonl").read_text().splitlines()[-1])["declarations"] == 0
