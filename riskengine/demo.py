@@ -131,4 +131,4 @@ def _print_summary(console: Console, world, card, results: list[dict], directory
     home = directory.resolve()
     console.print(f"The database and the model are in {directory}/; serve them with\n"
                   f"  RISKENGINE_DATABASE__URL=sqlite:///{home / 'riskengine.db'} "
-                  f"RISKENGINE_MODEL__PATH={home / 'model'} riskengine serve")
+                  f"RISKENGINE_MODEL__PATH={home / 'model'} RISKENGINE_RULES__DIR={shipped_rules_dir()} riskengine serve")
