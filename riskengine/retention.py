@@ -115,18 +115,24 @@ def _expired_declarations(session: Session, horizon: dt.date, after: int, chunk:
     return rows[-1].id, [(r.id, r.lodged_at) for r in rows if r.declaration_id not in kept]
 
 
-def _expired_permits(session: Session, horizon: dt.date, after: int, chunk: int) -> tuple[int | None, list[int]]:
+def _expired_permits(session: Session, horizon: dt.date, after: int, chunk: int, *, lock: bool) -> tuple[int | None, list[int]]:
     """The next chunk of permits that expired and last changed before the horizon, by id after
-    `after`: the last id looked at, and those that no declaration staying cites or reserves."""
+    `after`: the last id looked at, and those that no declaration staying cites or reserves.
+
+    With `lock` (a purge, not a dry run) the permits and then their lines are locked, in id order,
+    as a replacement of the permit and a reservation on its lines lock them: a permit replaced
+    meanwhile no longer matches (PostgreSQL re-reads a locked row), and a reservation committed
+    meanwhile is seen below, so neither is deleted from under the writer."""
     moment = _moment(horizon)
-    ids = list(session.scalars(
-        select(PermitRow.id).where(
-            PermitRow.id > after, PermitRow.valid_until < horizon, PermitRow.updated_at < moment,
-            (PermitRow.status_changed_at.is_(None)) | (PermitRow.status_changed_at < moment),
-        ).order_by(PermitRow.id).limit(chunk)
-    ))
+    query = select(PermitRow.id).where(
+        PermitRow.id > after, PermitRow.valid_until < horizon, PermitRow.updated_at < moment,
+        (PermitRow.status_changed_at.is_(None)) | (PermitRow.status_changed_at < moment),
+    ).order_by(PermitRow.id).limit(chunk)
+    ids = list(session.scalars(query.with_for_update() if lock else query))
     if not ids:
         return None, []
+    if lock:
+        session.execute(select(PermitLineRow.id).where(PermitLineRow.permit_id.in_(ids)).order_by(PermitLineRow.id).with_for_update())
     citing = session.execute(union(
         select(PermitRow.id, DeclarationPermitRef.declaration_id).join(
             DeclarationPermitRef, and_(PermitRow.issuing_country == DeclarationPermitRef.issuing_country,
@@ -269,7 +275,7 @@ def purge(database: Database, *, years: int, as_of: dt.date, archive: Path | Non
         after = 0
         while after is not None:
             with database.read() if dry_run else database.session() as session:
-                after, ids = _expired_permits(session, horizon, after, chunk)
+                after, ids = _expired_permits(session, horizon, after, chunk, lock=not dry_run)
                 if dry_run:
                     # a dry run removed nothing: permits cited only by declarations that would go count too
                     report.permits += len(ids)

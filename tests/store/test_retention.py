@@ -10,6 +10,7 @@ import hashlib
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -152,6 +153,51 @@ def test_an_interrupted_purge_loses_nothing(world, tmp_path, monkeypatch):
     assert archived | stored == set(decided)
     assert len(archived & stored) == len(calls[1])  # the failed chunk was rolled back, and stays archived
     assert verify_audit(engine.database)[1] is None
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_permit_changed_by_another_worker_during_the_purge_stays(world, database_url, tmp_path):
+    """Another worker holds CM/E (a Management Authority replacing it) while the purge reaches it."""
+    import threading
+
+    from sqlalchemy import text
+
+    from riskengine.store.db import Database
+
+    engine, _ = world
+    other = Database(database_url)  # another process's connection pool: row locks, not this process's write lock
+    holding, release = threading.Event(), threading.Event()
+
+    def replace_permit():
+        with other.session() as session:
+            session.execute(select(PermitRow).where(PermitRow.number == "CM/E").with_for_update())
+            session.execute(update(PermitRow).where(PermitRow.number == "CM/E")
+                            .values(updated_at=dt.datetime(2030, 2, 1, tzinfo=dt.timezone.utc)))
+            holding.set()
+            release.wait(30)
+
+    writer = threading.Thread(target=replace_permit)
+    writer.start()
+    assert holding.wait(30)
+    result = {}
+    purger = threading.Thread(target=lambda: result.update(report=purge(
+        engine.database, years=5, as_of=AS_OF, archive=tmp_path / "r.jsonl", actor=ADMIN)))
+    purger.start()
+    try:
+        deadline = dt.datetime.now() + dt.timedelta(seconds=30)
+        with other.read() as session:  # wait until the purge waits on the permit's row lock
+            while not session.scalar(text("select count(*) from pg_stat_activity where datname = current_database() "
+                                          "and wait_event_type = 'Lock'")):
+                assert dt.datetime.now() < deadline, "the purge never waited for the permit's lock"
+                session.commit()  # pg_stat_activity is read once per transaction
+                time.sleep(0.02)
+    finally:
+        release.set()
+        writer.join(30)
+        purger.join(60)
+        other.dispose()
+    assert result["report"].permits == 1  # CM/A; CM/E changed after the horizon while the purge waited
+    assert state(engine)[1] == ["CM/B", "CM/C", "CM/E"]
 
 
 def test_nothing_goes_before_five_years(world, tmp_path):
