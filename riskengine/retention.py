@@ -157,7 +157,8 @@ class _Archive:
         if path.exists():
             raise FileExistsError(f"{path} exists: an archive is never overwritten")
         try:  # a partial archive is what an interrupted purge removed: never written over either
-            self.handle = self.partial.open("x", encoding="utf-8")
+            # traders' names and declarations: readable by the operator who runs the purge only
+            self.handle = os.fdopen(os.open(self.partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8")
         except FileExistsError:
             raise FileExistsError(f"{self.partial} exists: an interrupted purge's archive of what it removed; "
                                   "keep it, and give another --archive") from None

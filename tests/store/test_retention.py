@@ -104,6 +104,7 @@ def test_a_purge_archives_then_removes_only_what_is_past_the_period(world, tmp_p
         assert kept == {decided["D3", 1].assessment_id, decided["D5", 1].assessment_id}
         assert set(session.scalars(select(Reservation.assessment_id))) <= kept
 
+    assert archive.stat().st_mode & 0o777 == 0o600  # personal data: the operator's alone
     lines = archive.read_text().splitlines()
     records, signoff = [json.loads(line) for line in lines[:-1]], json.loads(lines[-1])
     assert signoff["signoff"] and signoff["sha256"] == hashlib.sha256("".join(l + "\n" for l in lines[:-1]).encode()).hexdigest()
