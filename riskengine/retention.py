@@ -44,7 +44,7 @@ from riskengine.store.tables import (
     Reservation,
 )
 
-__all__ = ["RetentionReport", "horizon_for", "purge"]
+__all__ = ["RetentionReport", "horizon_for", "purge", "verify_archive"]
 
 
 def horizon_for(as_of: dt.date, years: int) -> dt.date:
@@ -307,3 +307,32 @@ def purge(database: Database, *, years: int, as_of: dt.date, archive: Path | Non
         "assessments": report.assessments, "outcomes": report.outcomes, "permits": report.permits,
     })
     return report
+
+
+def verify_archive(path: Path) -> tuple[dict[str, Any] | None, list[str]]:
+    """Check a purge archive on its own: its sign-off, the SHA-256 of the lines above it, and the
+    counts the sign-off states. The sign-off (None if there is none) and every problem found."""
+    digest, counts, signoff, problems = hashlib.sha256(), {"declaration": 0, "permit": 0}, None, []
+    with Path(path).open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                record = json.loads(raw)
+            except ValueError:
+                problems.append(f"line {number}: not JSON")
+                digest.update(raw)
+                continue
+            if signoff is not None:
+                problems.append(f"line {number}: a record after the sign-off")
+            if record.get("signoff"):
+                signoff = record
+                continue
+            digest.update(raw)
+            counts[record.get("kind")] = counts.get(record.get("kind"), 0) + 1
+    if signoff is None:
+        return None, problems + ["no sign-off line: an interrupted purge's partial archive, or a cut copy"]
+    if signoff.get("sha256") != digest.hexdigest():
+        problems.append(f"the lines do not hash to the sign-off's sha256 {str(signoff.get('sha256'))[:16]}...: altered")
+    for kind, key in (("declaration", "declarations"), ("permit", "permits")):
+        if signoff.get(key) != counts.get(kind, 0):
+            problems.append(f"the sign-off counts {signoff.get(key)} {key}, the archive holds {counts.get(kind, 0)}")
+    return signoff, problems

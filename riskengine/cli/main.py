@@ -472,6 +472,20 @@ def retention_purge(
         console.print(f"archive {report.archive} (sha256 {report.sha256[:16]}...)")
 
 
+@retention_app.command("verify")
+def retention_verify(archive: Annotated[Path, typer.Argument(help="archive written by `retention purge`")]) -> None:
+    """Check an archive on its own (sign-off, SHA-256, counts); exit 1 naming what is wrong."""
+    from riskengine.retention import verify_archive
+
+    if not archive.is_file():
+        raise fail(f"{archive}: no such file", 2)
+    signoff, problems = verify_archive(archive)
+    if problems:
+        raise fail(f"{archive}: " + "; ".join(problems))
+    console.print(f"{archive}: intact, {signoff['declarations']:,} declaration versions and {signoff['permits']:,} permits "
+                  f"removed as of {signoff['as_of']} ({signoff['years']} years), signed by {signoff['signed_by']}")
+
+
 def main() -> None:  # pragma: no cover - console entry for `python -m riskengine`
     app()
 

@@ -21,7 +21,7 @@ from riskengine.config import load_settings
 from riskengine.engine import Engine
 from riskengine.permits.service import put_one
 from riskengine.replay import replay
-from riskengine.retention import horizon_for, purge
+from riskengine.retention import horizon_for, purge, verify_archive
 from riskengine.schemas import Declaration, Outcome, Permit
 from riskengine.setup import initialise
 from riskengine.store.audit import Actor
@@ -109,6 +109,7 @@ def test_a_purge_archives_then_removes_only_what_is_past_the_period(world, tmp_p
     records, signoff = [json.loads(line) for line in lines[:-1]], json.loads(lines[-1])
     assert signoff["signoff"] and signoff["sha256"] == hashlib.sha256("".join(l + "\n" for l in lines[:-1]).encode()).hexdigest()
     assert (signoff["declarations"], signoff["permits"]) == (5, 2)
+    assert verify_archive(archive) == (signoff, [])
     archived = {(r["declaration_id"], r["version"]): r for r in records if r["kind"] == "declaration"}
     assert set(archived) == {("D1", 1), ("D1", 2), ("D2", 1), ("D4", 1), ("D6", 1)}
     for key, record in archived.items():  # the decision as answered, and its body as received
@@ -234,4 +235,13 @@ def test_the_command_refuses_a_future_day_a_missing_archive_and_an_overwrite(tmp
     done = run("--archive", str(tmp_path / "new.jsonl"))
     assert done.returncode == 0, done.stderr
     assert json.loads((tmp_path / "new.jsonl").read_text().splitlines()[-1])["declarations"] == 0
+    verify = lambda path: subprocess.run([sys.executable, "-m", "riskengine", "retention", "verify", str(path)],
+                                         capture_output=True, text=True, timeout=120)
+    assert verify(tmp_path / "new.jsonl").returncode == 0
+    tampered = tmp_path / "tampered.jsonl"
+    tampered.write_text('{"kind": "declaration", "declaration_id": "X"}\n' + (tmp_path / "new.jsonl").read_text())
+    result = verify(tampered)
+    assert result.returncode == 1 and "altered" in result.stderr and "holds 1" in result.stderr
+    result = verify(tmp_path / "cut.jsonl.partial")
+    assert result.returncode == 1 and "no sign-off" in result.stderr
     assert run("--dry-run").returncode == 0
