@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import logging
 import threading
 import uuid
@@ -128,6 +129,12 @@ class Engine:
         rules = RulesHolder(settings.resolve(settings.rules.dir), database=database)
         model, error = load_model_or_reason(settings.resolve(settings.model.path))
         return cls(settings=settings, database=database, reference=reference, rules=rules, model=model, model_error=error)
+
+    @functools.cached_property
+    def reference_summary(self) -> dict[str, Any]:
+        """What reference data this engine screens with (counts and sources); it never changes in a process."""
+        summary = self.reference.summary()
+        return {key: summary[key] for key in ("taxa", "listed_taxa", "suspensions", "quotas", "sources") if key in summary}
 
     def close(self) -> None:
         self.rules.close()

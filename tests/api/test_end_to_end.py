@@ -70,6 +70,9 @@ def test_health_and_readiness_say_rules_only_without_a_model(server):
         assert c.get("/healthz").json() == {"status": "ok"}
         ready = c.get("/readyz").json()
     assert ready["database"] == "ok" and ready["model"]["mode"] == "rules-only" and ready["ruleset_version"]
+    reference = ready["reference"]  # no WCMC import here: the shipped listings alone, and it says so
+    assert reference["taxa"] > 100 and 0 < reference["listed_taxa"] <= reference["taxa"]
+    assert len(reference["sources"]) == 1 and reference["sources"][0].endswith("data")
 
 
 def test_requests_without_a_key_are_401_and_with_a_wrong_role_403(server):

@@ -27,6 +27,8 @@ def readyz(engine: EngineDep) -> Any:
         "model": {"mode": "model" if engine.model else "rules-only",
                   "version": engine.model.version if engine.model else None,
                   "reason": None if engine.model else engine.model_error},
+        # which listings screen declarations: the shipped data only, or a WCMC import laid over it
+        "reference": engine.reference_summary,
     }
     return JSONResponse(body, status_code=200 if database else 503)
 
