@@ -119,13 +119,11 @@ class Engine:
     # -- construction -------------------------------------------------------------------------
     @classmethod
     def from_settings(cls, settings: Settings, *, database: Database | None = None) -> Engine:
-        from riskengine.reference import Reference
+        from riskengine.setup import load_reference
 
         database = database or Database(settings.database.url, echo=settings.database.echo)
         database.refresh_statistics()
-        data_dir = settings.resolve(settings.reference.data_dir) if settings.reference.data_dir else None
-        imported = settings.resolve(settings.reference.imported_dir)
-        reference = Reference.load(data_dir, imported if imported.exists() else None)
+        reference = load_reference(settings)
         rules = RulesHolder(settings.resolve(settings.rules.dir), database=database)
         model, error = load_model_or_reason(settings.resolve(settings.model.path))
         return cls(settings=settings, database=database, reference=reference, rules=rules, model=model, model_error=error)
@@ -133,8 +131,7 @@ class Engine:
     @functools.cached_property
     def reference_summary(self) -> dict[str, Any]:
         """What reference data this engine screens with (counts and sources); it never changes in a process."""
-        summary = self.reference.summary()
-        return {key: summary[key] for key in ("taxa", "listed_taxa", "suspensions", "quotas", "sources") if key in summary}
+        return self.reference.summary()
 
     def close(self) -> None:
         self.rules.close()

@@ -51,12 +51,10 @@ def build_stages(settings: Settings, snapshot: StoreSnapshot | None = None, *,
     those declarations need from the registry; without, the whole registry.
     """
     from riskengine.engine import load_model_or_reason
-    from riskengine.reference import Reference
+    from riskengine.setup import load_reference
     from riskengine.store.db import Database
 
-    data_dir = settings.resolve(settings.reference.data_dir) if settings.reference.data_dir else None
-    imported = settings.resolve(settings.reference.imported_dir)
-    reference = Reference.load(data_dir, imported if imported.exists() else None)
+    reference = load_reference(settings)
     ruleset = load_rules(settings.resolve(settings.rules.dir), in_force=True)
     model, error = load_model_or_reason(settings.resolve(settings.model.path))
     if snapshot is None:

@@ -10,7 +10,7 @@ from rich.console import Console
 
 from riskengine.config import ConfigError, Settings, load_settings
 
-__all__ = ["ConfigOption", "console", "database_of", "engine_from", "err", "require_rules", "rules_refused", "settings_from"]
+__all__ = ["ConfigOption", "console", "database_of", "engine_from", "err", "require_rules", "settings_from"]
 
 console = Console()
 err = Console(stderr=True)
@@ -39,7 +39,7 @@ def database_of(settings: Settings):
         database.dispose()
 
 
-def rules_refused(exc) -> typer.Exit:
+def _rules_refused(exc) -> typer.Exit:
     """Rules that cannot be put in force (a RuleLoadError): every problem printed, exit 2."""
     err.print(f"[red]error:[/red] the rules to put in force cannot be loaded (rules.dir), so nothing was done:\n{exc}")
     return typer.Exit(2)
@@ -52,7 +52,7 @@ def require_rules(settings: Settings) -> None:
     try:
         load_rules(settings.resolve(settings.rules.dir), in_force=True)
     except RuleLoadError as exc:
-        raise rules_refused(exc) from exc
+        raise _rules_refused(exc) from exc
 
 
 def engine_from(settings: Settings):
@@ -63,4 +63,4 @@ def engine_from(settings: Settings):
     try:
         return Engine.from_settings(settings)
     except RuleLoadError as exc:
-        raise rules_refused(exc) from exc
+        raise _rules_refused(exc) from exc
